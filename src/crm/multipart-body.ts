@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+
+export interface FilePart {
+  /** Already cleaned by the caller; escaped again here so no name can break the part's headers. */
+  filename: string;
+  contentType: string;
+  content: AsyncIterable<Uint8Array>;
+}
+
+export interface MultipartBody {
+  contentType: string;
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** Escapes a form-data parameter the way browsers do (WHATWG multipart/form-data encoding). */
+function escapeParameter(value: string): string {
+  return value.replace(/\r\n|\r|\n/g, '%0D%0A').replace(/"/g, '%22');
+}
+
+/** A multipart/form-data body with one file field, streamed: it holds no more than the chunk in hand. */
+export function multipartFileBody(field: string, part: FilePart): MultipartBody {
+  const boundary = `----crm-photo-${randomBytes(16).toString('hex')}`;
+  const head = Buffer.from(
+    `--${boundary}\r\n` +
+      `Content-Disposition: form-data; name="${escapeParameter(field)}"; filename="${escapeParameter(part.filename)}"\r\n` +
+      `Content-Type: ${part.contentType}\r\n\r\n`,
+    'utf8',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+  async function* body(): AsyncGenerator<Uint8Array> {
+    yield head;
+    yield* part.content;
+    yield tail;
+  }
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body: body() };
+}

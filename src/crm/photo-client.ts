@@ -1,0 +1,187 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import type { CrmAnswer, PhotoTarget } from './answers.ts';
+import { multipartFileBody, type FilePart } from './multipart-body.ts';
+
+export interface PhotoClientOptions {
+  apiDomain: string;
+  apiVersion: string;
+  connectTimeoutMs: number;
+  /** The longest the CRM may go without reading what we send, or without answering once it is all sent. */
+  responseTimeoutMs: number;
+}
+
+export interface PhotoUploadRequest {
+  target: PhotoTarget;
+  restrictWorkflow: boolean;
+  /** The full Authorization header value, `Zoho-oauthtoken …`. */
+  authorization: string;
+  file: FilePart;
+}
+
+export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
+
+export type PhotoUploadReply =
+  | { kind: 'answered'; answer: CrmAnswer }
+  | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
+  /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
+  | { kind: 'source-failed'; error: unknown };
+
+/** Enough for any JSON answer or error page; more is read off and dropped. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Fires when the CRM makes no progress for too long: armed while we wait on it, never while we wait on our caller. */
+class StallTimer {
+  #timer: NodeJS.Timeout | undefined;
+  readonly #ms: number;
+  readonly #onStall: () => void;
+  constructor(ms: number, onStall: () => void) {
+    this.#ms = ms;
+    this.#onStall = onStall;
+  }
+  arm(): void {
+    this.disarm();
+    this.#timer = setTimeout(this.#onStall, this.#ms);
+  }
+  disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** Streams record photos to the CRM over one keep-alive pool per CRM origin. Knows HTTP, not GraphQL. */
+export class PhotoClient {
+  readonly #agent: Agent;
+  readonly #options: PhotoClientOptions;
+
+  constructor(options: PhotoClientOptions) {
+    this.#options = options;
+    this.#agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      // Our own StallTimer measures waits on the CRM; undici's header timer would also count the client's upload time.
+      headersTimeout: 0,
+      bodyTimeout: options.responseTimeoutMs,
+    });
+  }
+
+  photoPath({ moduleApiName, recordId }: PhotoTarget, restrictWorkflow: boolean): string {
+    const path = `/crm/${this.#options.apiVersion}/${encodeURIComponent(moduleApiName)}/${encodeURIComponent(recordId)}/photo`;
+    return restrictWorkflow ? `${path}?restrict_triggers=workflow` : path;
+  }
+
+  async uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
+    const controller = new AbortController();
+    let stalled = false;
+    let sourceError: { error: unknown } | undefined;
+    const stall = new StallTimer(this.#options.responseTimeoutMs, () => {
+      stalled = true;
+      controller.abort(new Error('the CRM made no progress'));
+    });
+
+    const multipart = multipartFileBody('file', {
+      ...request.file,
+      content: watchSource(request.file.content, (error) => {
+        sourceError = { error };
+      }),
+    });
+
+    async function* paced(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of multipart.body) {
+        stall.arm(); // from here until undici asks for more, we wait on the CRM
+        yield chunk;
+        stall.disarm();
+      }
+      stall.arm(); // all sent: the CRM owes us an answer
+    }
+
+    try {
+      const response = await this.#agent.request({
+        origin: this.#options.apiDomain,
+        path: this.photoPath(request.target, request.restrictWorkflow),
+        method: 'POST',
+        headers: {
+          authorization: request.authorization,
+          'content-type': multipart.contentType,
+          accept: 'application/json',
+        },
+        // undici streams any AsyncIterable body (documented), though its types list only Readable.
+        body: paced() as unknown as Readable,
+        signal: controller.signal,
+      });
+      stall.disarm();
+      return await readAnswer(response);
+    } catch (error) {
+      if (sourceError) return { kind: 'source-failed', error: sourceError.error };
+      return { kind: 'transport-failed', ...classify(error, stalled) };
+    } finally {
+      stall.disarm();
+      // Stop pulling from the caller's stream whatever happened; the caller decides what to do with the rest.
+      if (!controller.signal.aborted) controller.abort();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /** Closes at once, aborting anything in flight. */
+  async destroy(): Promise<void> {
+    await this.#agent.destroy();
+  }
+}
+
+async function* watchSource(source: AsyncIterable<Uint8Array>, onError: (error: unknown) => void): AsyncGenerator<Uint8Array> {
+  try {
+    yield* source;
+  } catch (error) {
+    onError(error);
+    throw error;
+  }
+}
+
+async function readAnswer(response: Dispatcher.ResponseData): Promise<PhotoUploadReply> {
+  const header = (name: string): string | null => {
+    const value = response.headers[name];
+    return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+  };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      const buffer = chunk as Buffer;
+      if (size < MAX_ANSWER_BYTES) chunks.push(buffer.subarray(0, MAX_ANSWER_BYTES - size));
+      size += buffer.length;
+    }
+  } catch (error) {
+    // The CRM sent a status line and then dropped the connection: we have no answer to trust.
+    return { kind: 'transport-failed', ...classify(error, false) };
+  }
+  return {
+    kind: 'answered',
+    answer: {
+      status: response.statusCode,
+      contentType: header('content-type'),
+      retryAfter: header('retry-after'),
+      body: Buffer.concat(chunks).toString('utf8'),
+    },
+  };
+}
+
+function classify(error: unknown, stalled: boolean): { failure: TransportFailure; detail: string } {
+  const code = errorCode(error);
+  if (stalled || (code && TIMEOUTS.has(code))) return { failure: 'timeout', detail: code ?? 'no progress' };
+  if (code && UNREACHABLE.has(code)) return { failure: 'unreachable', detail: code };
+  return { failure: 'connection-lost', detail: code ?? (error instanceof Error ? error.name : 'unknown error') };
+}

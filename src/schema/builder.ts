@@ -1,0 +1,25 @@
+import SchemaBuilder from '@pothos/core';
+import DirectivePlugin from '@pothos/plugin-directives';
+import FederationPlugin from '@pothos/plugin-federation';
+import type { FileUpload } from 'graphql-upload-minimal';
+import type { RecordPhotoService } from '../photos/upload-record-photo.ts';
+
+/** What every resolver gets: the caller's credentials as sent, and the services that do the work. */
+export interface GraphContext {
+  callerAuthorization: string | null;
+  photos: RecordPhotoService;
+}
+
+export interface BuilderTypes {
+  Context: GraphContext;
+  Scalars: {
+    Upload: { Input: Promise<FileUpload>; Output: never };
+  };
+}
+
+/** A builder per schema, because the CrmModule enum depends on configuration. */
+export function createBuilder() {
+  return new SchemaBuilder<BuilderTypes>({ plugins: [DirectivePlugin, FederationPlugin] });
+}
+
+export type Builder = ReturnType<typeof createBuilder>;

@@ -1,0 +1,28 @@
+import type { CrmModule } from '../crm/modules.ts';
+import type { Builder } from './builder.ts';
+import type { CrmModuleEnum } from './crm-module.ts';
+
+export interface CrmRecordShape {
+  moduleApiName: string;
+  id: string;
+}
+
+export function addCrmRecord(builder: Builder, moduleEnum: CrmModuleEnum, modules: readonly CrmModule[]) {
+  const CrmRecord = builder.objectRef<CrmRecordShape>('CrmRecord').implement({
+    description: 'A CRM record, as an entity other subgraphs can extend or reference.',
+    fields: (t) => ({
+      module: t.field({ type: moduleEnum, resolve: (record) => record.moduleApiName }),
+      id: t.exposeID('id'),
+    }),
+  });
+
+  builder.asEntity(CrmRecord, {
+    key: builder.selection<{ module: string; id: string }>('module id'),
+    // Representations carry the enum's name (LEADS), not its internal value (Leads).
+    resolveReference: ({ module, id }) => {
+      const found = modules.find((candidate) => candidate.key === module);
+      return found ? { moduleApiName: found.apiName, id: String(id) } : null;
+    },
+  });
+  return CrmRecord;
+}

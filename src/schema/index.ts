@@ -1,0 +1,22 @@
+import { printSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLSchema } from 'graphql';
+import type { CrmModule } from '../crm/modules.ts';
+import { createBuilder } from './builder.ts';
+import { addCrmModuleEnum } from './crm-module.ts';
+import { addCrmRecord } from './crm-record.ts';
+import { addUploadRecordPhoto } from './upload-record-photo.ts';
+
+/** The subgraph's executable schema for a set of CRM modules. */
+export function buildSchema(modules: readonly CrmModule[]): GraphQLSchema {
+  const builder = createBuilder();
+  const moduleEnum = addCrmModuleEnum(builder, modules);
+  const crmRecord = addCrmRecord(builder, moduleEnum, modules);
+  addUploadRecordPhoto(builder, moduleEnum, crmRecord);
+  builder.queryType({});
+  return builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
+}
+
+/** The schema as SDL, with its federation directives: what `schema/schema.graphql` holds. */
+export function printSchemaSdl(schema: GraphQLSchema): string {
+  return `${printSubgraphSchema(schema).trim()}\n`;
+}

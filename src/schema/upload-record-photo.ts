@@ -1,0 +1,71 @@
+import { GraphQLError } from 'graphql';
+import { GraphQLUpload } from 'graphql-upload-minimal';
+import type { CrmFailure } from '../crm/failures.ts';
+import { UploadStreamError, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
+import type { Builder } from './builder.ts';
+import type { CrmModuleEnum } from './crm-module.ts';
+import { addCrmErrors } from './crm-errors.ts';
+import type { CrmRecordShape } from './crm-record.ts';
+import type { addCrmRecord } from './crm-record.ts';
+import { addUploadedPhoto } from './uploaded-photo.ts';
+
+type Success = Extract<RecordPhotoOutcome, { ok: true }>;
+
+export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum, crmRecord: ReturnType<typeof addCrmRecord>) {
+  builder.addScalarType('Upload', GraphQLUpload, {});
+  const UploadedPhoto = addUploadedPhoto(builder);
+  const failures = addCrmErrors(builder);
+
+  const UploadRecordPhotoSuccess = builder.objectRef<Success>('UploadRecordPhotoSuccess').implement({
+    isTypeOf: (value) => (value as Success).ok === true,
+    fields: (t) => ({
+      record: t.field({
+        type: crmRecord,
+        resolve: ({ record }): CrmRecordShape => ({ moduleApiName: record.moduleApiName, id: record.id }),
+      }),
+      photo: t.expose('photo', { type: UploadedPhoto }),
+      message: t.exposeString('message', { description: "The CRM's own message, e.g. 'photo uploaded successfully'." }),
+    }),
+  });
+
+  const UploadRecordPhotoResult = builder.unionType('UploadRecordPhotoResult', {
+    types: [UploadRecordPhotoSuccess, ...failures],
+  });
+
+  builder.mutationType({});
+  builder.mutationField('uploadRecordPhoto', (t) =>
+    t.field({
+      description: 'Attach a photo to a CRM record, replacing the one it had.',
+      type: UploadRecordPhotoResult,
+      nullable: false,
+      args: {
+        module: t.arg({ type: moduleEnum, required: true }),
+        recordId: t.arg.id({ required: true }),
+        file: t.arg({ type: 'Upload', required: true }),
+        restrictWorkflow: t.arg.boolean({
+          description: 'true: the CRM runs no workflow rules for this change (restrict_triggers=workflow).',
+        }),
+      },
+      resolve: async (_root, args, context): Promise<Success | CrmFailure> => {
+        try {
+          const outcome = await context.photos.upload({
+            moduleApiName: args.module,
+            recordId: String(args.recordId),
+            restrictWorkflow: args.restrictWorkflow === true,
+            callerAuthorization: context.callerAuthorization,
+            file: async () => {
+              const upload = await args.file;
+              return { filename: upload.filename ?? null, stream: upload.createReadStream() };
+            },
+          });
+          return outcome.ok ? outcome : outcome.failure;
+        } catch (error) {
+          if (error instanceof UploadStreamError) {
+            throw new GraphQLError(error.message, { extensions: { code: 'UPLOAD_STREAM_FAILED' } });
+          }
+          throw error;
+        }
+      },
+    }),
+  );
+}

@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga } from 'graphql-yoga';
+import type { GatewayConfig } from './config.ts';
+import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
+import { PhotoClient } from './crm/photo-client.ts';
+import { RecordPhotoService } from './photos/upload-record-photo.ts';
+import { buildSchema } from './schema/index.ts';
+import type { GraphContext } from './schema/builder.ts';
+import { MAX_PHOTO_BYTES } from './upload/limits.ts';
+import { useStreamingMultipart, type NodeServerContext } from './upload/multipart-request.ts';
+
+export interface Gateway {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+export interface GatewayDependencies {
+  /** The CRM origin to call: the configured one, or the embedded emulator's. */
+  crmOrigin: string;
+  credentials?: CredentialProvider;
+}
+
+export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies) {
+  const client = new PhotoClient({
+    apiDomain: dependencies.crmOrigin,
+    apiVersion: config.crm.apiVersion,
+    connectTimeoutMs: config.crm.connectTimeoutMs,
+    responseTimeoutMs: config.crm.responseTimeoutMs,
+  });
+  const photos = new RecordPhotoService(client, dependencies.credentials ?? new PassThroughCredentials());
+  const yoga = createYoga<NodeServerContext, GraphContext>({
+    schema: buildSchema(config.crm.modules),
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    plugins: [
+      // One file per request: files arrive in order and are not buffered, so a second one would wait on the first.
+      useStreamingMultipart({ maxFileBytes: MAX_PHOTO_BYTES + 1, maxFiles: 1, maxFieldBytes: 100_000 }),
+    ],
+    context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), photos }),
+  });
+  return { yoga, client };
+}
+
+export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {
+  const { yoga, client } = createGatewayHandler(config, dependencies);
+  const server = createServer(yoga);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    server,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await client.close();
+    },
+  };
+}

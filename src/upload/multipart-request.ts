@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { processRequest, Upload, type FileUpload } from 'graphql-upload-minimal';
+
+export interface NodeServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+export interface MultipartLimits {
+  /** Bytes a file may have before it is cut off (the resolver refuses anything over its own limit first). */
+  maxFileBytes: number;
+  maxFiles: number;
+  /** Bytes allowed for the `operations` and `map` fields. */
+  maxFieldBytes: number;
+}
+
+const MULTIPART = /^multipart\/form-data\b/i;
+
+/**
+ * Parses GraphQL multipart requests as a stream, straight off the Node request, instead of
+ * Yoga's own parser (which buffers every file before resolvers run).
+ */
+export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<string, unknown>, NodeServerContext> {
+  return {
+    onRequestParse({ request, serverContext, setRequestParser }) {
+      if (!MULTIPART.test(request.headers.get('content-type') ?? '')) return;
+      const { req, res } = serverContext;
+      if (!req || !res) throw new Error('streaming multipart parsing needs the Node request and response');
+      setRequestParser(async () => {
+        let operations: unknown;
+        try {
+          operations = await processRequest(req, res, {
+            maxFileSize: limits.maxFileBytes,
+            maxFiles: limits.maxFiles,
+            maxFieldSize: limits.maxFieldBytes,
+          });
+        } catch (error) {
+          throw multipartError(error);
+        }
+        drainUploadsOnceAnswered(operations, res);
+        // Yoga validates the shape (query string, variables object) and answers 400 when it is wrong.
+        return operations as Record<string, unknown>;
+      });
+    },
+  };
+}
+
+function multipartError(error: unknown) {
+  const status = (error as { status?: unknown }).status;
+  const httpStatus = typeof status === 'number' && status >= 400 && status < 500 ? status : 400;
+  const message = error instanceof Error ? error.message : 'The multipart request could not be read.';
+  return createGraphQLError(message, {
+    extensions: {
+      code: httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_MULTIPART_REQUEST',
+      http: { status: httpStatus },
+    },
+  });
+}
+
+function collectUploads(value: unknown, found: Upload[], depth = 0): Upload[] {
+  if (value instanceof Upload) found.push(value);
+  else if (value !== null && typeof value === 'object' && depth < 32) {
+    for (const child of Object.values(value)) collectUploads(child, found, depth + 1);
+  }
+  return found;
+}
+
+/**
+ * Once the response is out, whatever is left of each file — never read, or read in part and let
+ * go — is read off and dropped, so the client gets its answer and the connection stays usable.
+ */
+function drainUploadsOnceAnswered(operations: unknown, res: ServerResponse): void {
+  for (const upload of collectUploads(operations, [])) {
+    let handedOut: Readable | undefined;
+    upload.promise.then(
+      (file: FileUpload) => {
+        const createReadStream = file.createReadStream.bind(file);
+        file.createReadStream = () => (handedOut = createReadStream());
+      },
+      () => {},
+    );
+    const drain = () => {
+      upload.promise.then(
+        (file: FileUpload) => {
+          let stream = handedOut;
+          if (!stream) {
+            try {
+              stream = file.createReadStream();
+            } catch {
+              return; // the parser already failed this file
+            }
+          }
+          if (stream.readableEnded || stream.destroyed) return;
+          stream.on('error', () => {});
+          stream.resume();
+        },
+        () => {},
+      );
+    };
+    res.once('close', drain);
+  }
+}

@@ -1,0 +1,72 @@
+import { sniffImage, type SniffResult } from './image-sniffer.ts';
+import type { StreamReader } from './stream-reader.ts';
+
+export interface PhotoHead {
+  /** The bytes read so far: at most the look-ahead, plus the chunk that crossed it. */
+  bytes: Buffer;
+  /** true when the whole file is in `bytes`. */
+  ended: boolean;
+  sniff: SniffResult;
+}
+
+/** Reads just enough of the upload to know what it is: until the sniffer decides, the file ends, or the look-ahead is spent. */
+export async function readPhotoHead(reader: StreamReader, lookaheadBytes: number): Promise<PhotoHead> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk !== null) {
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    const ended = chunk === null;
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    chunks.splice(0, chunks.length, bytes);
+    const complete = ended || size >= lookaheadBytes;
+    const sniff = size === 0 ? ({ status: 'need-more' } as const) : sniffImage(bytes, { complete });
+    if (sniff.status !== 'need-more' || complete) return { bytes, ended, sniff };
+  }
+}
+
+export class PhotoTooLargeError extends Error {
+  override name = 'PhotoTooLargeError';
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super(`the photo is larger than ${maxBytes} bytes`);
+    this.maxBytes = maxBytes;
+  }
+}
+
+export interface PhotoContent {
+  chunks: AsyncIterable<Uint8Array>;
+  /** Bytes handed on so far. */
+  readonly byteSize: number;
+  /** true once the content ran past the limit. */
+  readonly tooLarge: boolean;
+}
+
+/** The head, then the rest of the upload, counted: past `maxBytes` it throws, which aborts whatever consumes it. */
+export function photoContent(head: Buffer, reader: StreamReader, maxBytes: number): PhotoContent {
+  const state = { byteSize: 0, tooLarge: false };
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let chunk: Buffer | null = head;
+    while (chunk !== null) {
+      if (state.byteSize + chunk.length > maxBytes) {
+        state.tooLarge = true;
+        throw new PhotoTooLargeError(maxBytes);
+      }
+      state.byteSize += chunk.length;
+      yield chunk;
+      chunk = await reader.read();
+    }
+  }
+  return {
+    chunks: chunks(),
+    get byteSize() {
+      return state.byteSize;
+    },
+    get tooLarge() {
+      return state.tooLarge;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Pulls chunks from a Node stream one at a time, and lets go of it cleanly: after `release()`
+ * the stream has none of our listeners, so whoever drains it next is not blocked by us.
+ */
+export class StreamReader {
+  readonly #stream: Readable;
+  #ended = false;
+  #failure: { error: unknown } | undefined;
+  #released = false;
+  #wake: (() => void) | undefined;
+
+  constructor(stream: Readable) {
+    this.#stream = stream;
+    stream.on('readable', this.#notify);
+    stream.on('end', this.#onEnd);
+    stream.on('error', this.#onError);
+    stream.on('close', this.#onClose);
+  }
+
+  /** The next chunk, or null at the end of the stream (or once released). */
+  async read(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.#failure) throw this.#failure.error;
+      if (this.#released) return null;
+      const chunk = this.#stream.read() as Buffer | null;
+      if (chunk !== null) return chunk;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#stream.off('readable', this.#notify);
+    this.#stream.off('end', this.#onEnd);
+    this.#stream.off('close', this.#onClose);
+    // Keep swallowing errors: a released stream may still fail while it is drained.
+    this.#notify();
+  }
+
+  readonly #notify = (): void => {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  };
+
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#notify();
+  };
+
+  readonly #onError = (error: unknown): void => {
+    this.#failure ??= { error };
+    this.#notify();
+  };
+
+  readonly #onClose = (): void => {
+    if (!this.#ended) this.#failure ??= { error: new Error('the upload stream closed before its end') };
+    this.#notify();
+  };
+}
