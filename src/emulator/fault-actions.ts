@@ -1,0 +1,109 @@
+/** What each injected fault does to the request it caught. */
+import { STATUS_CODES } from 'node:http';
+import { ANSWERS, CRM_JSON_CONTENT_TYPE, type CrmAnswer } from './answers.ts';
+import type { Exchange } from './exchange.ts';
+import type { Fault } from './faults.ts';
+
+const DEFAULT_RESET_AFTER_BYTES = 1024;
+const DEFAULT_RETRY_AFTER = '30';
+
+/** Applies a fault; returns true when it took over the exchange, false when normal handling continues. */
+export function applyFault(ex: Exchange, fault: Fault): boolean {
+  ex.delay(fault.delayMs ?? 0);
+  switch (fault.kind) {
+    case 'latency':
+      return false;
+    case 'internal-error':
+      ex.drainThen(() => ex.answerCrm(withMessage(ANSWERS.internalError, fault.message)));
+      return true;
+    case 'rate-limit':
+      ex.drainThen(() =>
+        ex.answerCrm(withMessage(ANSWERS.tooManyRequests, fault.message), {
+          headers: { 'retry-after': fault.retryAfter ?? DEFAULT_RETRY_AFTER },
+        }),
+      );
+      return true;
+    case 'hang':
+      ex.consume();
+      return true;
+    case 'reset-mid-body':
+      resetAfter(ex, fault.afterBytes ?? DEFAULT_RESET_AFTER_BYTES);
+      return true;
+    case 'html': {
+      const status = fault.status ?? 502;
+      ex.drainThen(() =>
+        ex.answer(status, fault.body ?? htmlErrorPage(status), null, {
+          headers: { 'content-type': 'text/html; charset=utf-8' },
+        }),
+      );
+      return true;
+    }
+    case 'empty-body':
+      ex.drainThen(() =>
+        ex.answer(fault.status ?? 200, '', null, {
+          headers: { 'content-type': fault.contentType ?? CRM_JSON_CONTENT_TYPE },
+        }),
+      );
+      return true;
+    case 'early-reject':
+      // Answer on the headers alone; the body is then read and discarded only so its size is logged.
+      ex.answerCrm(earlyRejection(fault), { closeAfter: fault.close === true });
+      ex.consume();
+      return true;
+    case 'respond': {
+      const body = fault.body ?? '';
+      ex.drainThen(() =>
+        ex.answer(fault.status ?? 200, body, codeIn(body), {
+          headers: { 'content-type': fault.contentType ?? CRM_JSON_CONTENT_TYPE },
+        }),
+      );
+      return true;
+    }
+  }
+}
+
+function withMessage(answer: CrmAnswer, message: string | undefined): CrmAnswer {
+  return message === undefined ? answer : { ...answer, message };
+}
+
+function earlyRejection(fault: Fault): CrmAnswer {
+  const code = fault.code ?? ANSWERS.invalidToken.code;
+  // A known code keeps its documented message unless the fault overrides it.
+  const known = Object.values(ANSWERS).find((a) => a.code === code);
+  return {
+    httpStatus: fault.status ?? 401,
+    code,
+    message: fault.message ?? known?.message ?? code.toLowerCase().replaceAll('_', ' '),
+    status: 'error',
+  };
+}
+
+function resetAfter(ex: Exchange, afterBytes: number): void {
+  if (afterBytes === 0) return ex.reset();
+  ex.onBytes((total) => {
+    if (total >= afterBytes) ex.reset();
+  });
+  ex.consume();
+  // A body shorter than the threshold still gets no answer.
+  void ex.bodyEnded.then((ended) => {
+    if (ended) ex.reset();
+  });
+}
+
+function htmlErrorPage(status: number): string {
+  const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  return `<!DOCTYPE html>\n<html><head><title>${title}</title></head><body><h1>${title}</h1><hr><p>upstream server</p></body></html>\n`;
+}
+
+/** The `code` of a JSON body, for the request log; null when there is none. */
+function codeIn(body: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && 'code' in parsed && typeof parsed.code === 'string') {
+      return parsed.code;
+    }
+  } catch {
+    // not JSON: nothing to log
+  }
+  return null;
+}

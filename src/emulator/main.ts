@@ -1,0 +1,53 @@
+/** Standalone runner: `node src/emulator/main.ts` serves the CRM emulator until SIGINT/SIGTERM. */
+import { validateCustomModules } from './modules.ts';
+import { EMULATOR_TOKEN, startCrmEmulator } from './server.ts';
+
+const DEFAULT_PORT = 4010;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function portFromEnv(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PORT;
+  const port = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || port > 65535) {
+    fail(`EMULATOR_PORT must be an integer from 0 to 65535 (0 = any free port), got ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+function customModulesFromEnv(raw: string | undefined): string[] {
+  const names = (raw ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+  try {
+    return validateCustomModules(names);
+  } catch (error) {
+    return fail(`CRM_CUSTOM_MODULES is invalid: ${(error as Error).message}`);
+  }
+}
+
+const port = portFromEnv(process.env['EMULATOR_PORT']);
+const customModules = customModulesFromEnv(process.env['CRM_CUSTOM_MODULES']);
+
+let emulator: Awaited<ReturnType<typeof startCrmEmulator>>;
+try {
+  emulator = await startCrmEmulator({ port, customModules });
+} catch (error) {
+  fail(`CRM emulator could not listen on port ${port}: ${(error as Error).message}`);
+}
+
+process.stdout.write(`CRM emulator listening on ${emulator.origin}\n`);
+process.stdout.write(`Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}\n`);
+if (customModules.length > 0) process.stdout.write(`Custom modules: ${customModules.join(', ')}\n`);
+
+function stop(signal: NodeJS.Signals): void {
+  process.stdout.write(`${signal} received, closing the CRM emulator\n`);
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  // Once the server and its sockets are closed nothing keeps the process alive, so it exits with 0.
+  emulator.close().catch((error: unknown) => fail(`closing failed: ${(error as Error).message}`));
+}
+
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
