@@ -30,11 +30,10 @@ async function main(): Promise<void> {
   }
 
   let emulator: CrmEmulator | undefined;
-  let crmOrigin = config.crm.apiDomain;
-  if (crmOrigin === undefined) {
+  if (config.crm.apiDomain === undefined) {
     emulator = await startCrmEmulator({ customModules: config.crm.modules.filter((m) => m.custom).map((m) => m.apiName) });
-    crmOrigin = emulator.origin;
   }
+  const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
   const gateway = await startGateway(config, { crmOrigin });
 
   const lines = [`Record-photo gateway: GraphQL and GraphiQL at ${gateway.url}`];

@@ -12,6 +12,8 @@ export interface GraphContext {
 
 export interface BuilderTypes {
   Context: GraphContext;
+  // The contract's fields are non-null unless it says otherwise.
+  DefaultFieldNullability: false;
   Scalars: {
     Upload: { Input: Promise<FileUpload>; Output: never };
   };
@@ -19,7 +21,10 @@ export interface BuilderTypes {
 
 /** A builder per schema, because the CrmModule enum depends on configuration. */
 export function createBuilder() {
-  return new SchemaBuilder<BuilderTypes>({ plugins: [DirectivePlugin, FederationPlugin] });
+  return new SchemaBuilder<BuilderTypes>({
+    plugins: [DirectivePlugin, FederationPlugin],
+    defaultFieldNullability: false,
+  });
 }
 
 export type Builder = ReturnType<typeof createBuilder>;
