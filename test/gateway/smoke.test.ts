@@ -1,0 +1,19 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { png } from '../fixtures/images.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+import { resultOf, uploadPhoto } from '../support/upload-client.ts';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+it('uploads a PNG', async () => {
+  const file = png(64, 48);
+  const result = resultOf(await uploadPhoto(stack.url, { file, filename: 'me.png' }));
+  expect(result).toMatchObject({ __typename: 'UploadRecordPhotoSuccess' });
+  expect((await stack.crm.photo('Leads', '1000000000001'))?.bytes.equals(Buffer.from(file))).toBe(true);
+});

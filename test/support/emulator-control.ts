@@ -1,0 +1,58 @@
+import type { FaultSpec } from '../../src/emulator/faults.ts';
+import type { RequestLogEntry } from '../../src/emulator/state.ts';
+
+/** Drives the emulator through its HTTP control API, the way an outside process would. */
+export class EmulatorControl {
+  readonly origin: string;
+  constructor(origin: string) {
+    this.origin = origin;
+  }
+
+  async #call(method: string, path: string, body?: unknown): Promise<Response> {
+    const response = await fetch(`${this.origin}/__emulator/${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok && response.status !== 404) {
+      throw new Error(`emulator control ${method} ${path}: HTTP ${response.status} ${await response.text()}`);
+    }
+    return response;
+  }
+
+  async reset(): Promise<void> {
+    await this.#call('POST', 'reset');
+  }
+  async addToken(token: string, scopes: string[], permission?: 'granted' | 'no-permission' | 'no-privilege') {
+    await this.#call('POST', 'tokens', { token, scopes, permission });
+  }
+  async lock(module: string, recordId: string): Promise<void> {
+    await this.#call('POST', 'locks', { module, recordId });
+  }
+  async addFault(fault: FaultSpec): Promise<void> {
+    await this.#call('POST', 'faults', fault);
+  }
+  async requests(): Promise<RequestLogEntry[]> {
+    return (await (await this.#call('GET', 'requests')).json()) as RequestLogEntry[];
+  }
+  /** The stored photo's bytes, or null when the record has none. */
+  async photo(module: string, recordId: string): Promise<{ bytes: Buffer; contentType: string; filename: string } | null> {
+    const response = await this.#call('GET', `photos/${module}/${recordId}`);
+    if (response.status === 404) return null;
+    return {
+      bytes: Buffer.from(await response.arrayBuffer()),
+      contentType: response.headers.get('content-type') ?? '',
+      filename: decodeURIComponent(response.headers.get('x-photo-filename') ?? ''),
+    };
+  }
+  /** Polls the request log until `predicate` holds, or fails after `timeoutMs`. */
+  async waitFor(predicate: (log: RequestLogEntry[]) => boolean, timeoutMs = 5_000): Promise<RequestLogEntry[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const log = await this.requests();
+      if (predicate(log)) return log;
+      if (Date.now() > deadline) throw new Error(`emulator log never matched: ${JSON.stringify(log.slice(-3))}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}

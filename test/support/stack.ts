@@ -1,0 +1,35 @@
+import { loadConfig } from '../../src/config.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
+import { startGateway, type Gateway } from '../../src/server.ts';
+import { EmulatorControl } from './emulator-control.ts';
+
+export interface Stack {
+  emulator: CrmEmulator;
+  crm: EmulatorControl;
+  gateway: Gateway;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The emulator and the gateway on loopback ephemeral ports, wired as `npm start` wires them. */
+export async function startStack(
+  env: Record<string, string> = {},
+  options: { emulatorCustomModules?: string[] } = {},
+): Promise<Stack> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const emulator = await startCrmEmulator({
+    customModules: options.emulatorCustomModules ?? config.crm.modules.filter((m) => m.custom).map((m) => m.apiName),
+  });
+  const gateway = await startGateway(config, { crmOrigin: env.ZOHO_API_DOMAIN ?? emulator.origin });
+  return {
+    emulator,
+    crm: new EmulatorControl(emulator.origin),
+    gateway,
+    url: gateway.url,
+    async close() {
+      gateway.server.closeAllConnections();
+      await gateway.close();
+      await emulator.close();
+    },
+  };
+}
