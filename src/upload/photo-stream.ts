@@ -23,7 +23,9 @@ export async function readPhotoHead(reader: StreamReader, lookaheadBytes: number
     const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     chunks.splice(0, chunks.length, bytes);
     const complete = ended || size >= lookaheadBytes;
-    const sniff = size === 0 ? ({ status: 'need-more' } as const) : sniffImage(bytes, { complete });
+    // Only the look-ahead counts, however the chunks fell, so the verdict never depends on chunking.
+    const window = size > lookaheadBytes ? bytes.subarray(0, lookaheadBytes) : bytes;
+    const sniff = size === 0 ? ({ status: 'need-more' } as const) : sniffImage(window, { complete });
     if (sniff.status !== 'need-more' || complete) return { bytes, ended, sniff };
   }
 }
