@@ -11,6 +11,17 @@ import { addUploadedPhoto } from './uploaded-photo.ts';
 
 type Success = Extract<RecordPhotoOutcome, { ok: true }>;
 
+/** The multipart parser failed the file (it never came, the client left): a request error, with its HTTP status. */
+function transportError(error: unknown): GraphQLError {
+  const status = (error as { status?: unknown }).status;
+  return new GraphQLError(error instanceof Error ? error.message : 'The file could not be read.', {
+    extensions: {
+      code: 'BAD_MULTIPART_REQUEST',
+      http: { status: typeof status === 'number' && status >= 400 && status < 500 ? status : 400 },
+    },
+  });
+}
+
 export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum, crmRecord: ReturnType<typeof addCrmRecord>) {
   builder.addScalarType('Upload', GraphQLUpload, {});
   const UploadedPhoto = addUploadedPhoto(builder);
@@ -54,7 +65,9 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
             restrictWorkflow: args.restrictWorkflow === true,
             callerAuthorization: context.callerAuthorization,
             file: async () => {
-              const upload = await args.file;
+              const upload = await args.file.catch((error: unknown) => {
+                throw transportError(error);
+              });
               return { filename: upload.filename ?? null, stream: upload.createReadStream() };
             },
           });

@@ -66,6 +66,8 @@ export function postRaw(url: string, options: RawPostOptions): Promise<RawRespon
         'content-type': options.contentType ?? `multipart/form-data; boundary=${BOUNDARY}`,
         authorization: 'Zoho-oauthtoken emulator-token',
         'apollo-require-preflight': 'true',
+        // what Apollo Client sends: with it, request errors come back as 4xx
+        accept: 'application/graphql-response+json,application/json;q=0.9',
         ...(options.body ? { 'content-length': String(options.body.length) } : {}),
         ...options.headers,
       },

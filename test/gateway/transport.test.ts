@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { png } from '../fixtures/images.ts';
+import { BOUNDARY, multipartBody, postRaw, uploadParts, type RawPart } from '../support/raw-multipart.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+import { UPLOAD_MUTATION, resultOf, uploadPhoto } from '../support/upload-client.ts';
+
+// Broken GraphQL multipart requests: a 4xx with a clear GraphQL error, no CRM call, and the server goes on.
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+beforeEach(async () => {
+  await stack.crm.reset();
+});
+
+const file: RawPart = { name: '0', filename: 'a.png', contentType: 'image/png', data: png(10, 10) };
+const operations = (value: string): RawPart => ({ name: 'operations', value });
+const map = (value: string): RawPart => ({ name: 'map', value });
+const validOperations = uploadParts()[0]!;
+const validMap = uploadParts()[1]!;
+
+const cases: [string, Buffer, number, RegExp][] = [
+  ['operations that are not JSON', multipartBody([operations('{not json'), validMap, file]), 400, /Invalid JSON in the 'operations' multipart field/],
+  ['operations that are a string', multipartBody([operations('"query"'), validMap, file]), 400, /Invalid type for the 'operations' multipart field/],
+  ['no operations field', multipartBody([validMap, file]), 400, /Misordered multipart fields; 'map' should follow 'operations'|Missing multipart field 'operations'/],
+  ['no map field', multipartBody([validOperations, file]), 400, /files should follow 'map'|Missing multipart field 'map'/],
+  ['no fields at all', multipartBody([]), 400, /.+/],
+  ['a map that is not JSON', multipartBody([validOperations, map('[oops'), file]), 400, /Invalid JSON in the 'map' multipart field/],
+  ['a map that is an array', multipartBody([validOperations, map('[]'), file]), 400, /Invalid type for the 'map' multipart field/],
+  ['a map entry that is not an array', multipartBody([validOperations, map('{"0":"variables.file"}'), file]), 400, /'map' multipart field entry key '0' array/],
+  ['a map pointing nowhere', multipartBody([validOperations, map('{"0":["variables.nothing.here"]}'), file]), 400, /Invalid object path|not found/],
+  ['a map to a prototype', multipartBody([validOperations, map('{"0":["variables.__proto__.polluted"]}'), file]), 400, /.+/],
+  ['a file before the map', multipartBody([validOperations, file, validMap]), 400, /files should follow 'map'/],
+  ['a map naming a file that never comes', multipartBody([validOperations, validMap]), 400, /File missing in the request/],
+  ['more files than allowed', multipartBody([validOperations, map('{"0":["variables.file"],"1":["variables.other"]}'), file, { ...file, name: '1' }]), 413, /1 max file uploads exceeded/],
+  ['an oversized operations field', multipartBody([operations(JSON.stringify({ query: UPLOAD_MUTATION, padding: 'x'.repeat(200_000) })), validMap, file]), 413, /exceeds the 100000 byte size limit/],
+  ['a body cut off in the middle', multipartBody([validOperations, validMap, file]).subarray(0, 700), 400, /.+/],
+  ['a boundary that does not match', multipartBody([validOperations, validMap, file], 'other-boundary'), 400, /.+/],
+];
+
+describe('malformed multipart requests', () => {
+  it.each(cases)('%s → HTTP %i with a GraphQL error', async (_name, body, status, message) => {
+    const response = await postRaw(stack.url, { body });
+    expect(response.status).toBe(status);
+    expect(response.json?.errors?.[0]?.message).toMatch(message);
+    expect(response.json?.errors?.[0]?.extensions?.code).toEqual(expect.any(String));
+    expect(await stack.crm.requests()).toEqual([]);
+    // the process is unharmed
+    expect(resultOf(await uploadPhoto(stack.url, { file: png(5, 5) })).__typename).toBe('UploadRecordPhotoSuccess');
+  });
+
+  it('a content type without a boundary → 400', async () => {
+    const response = await postRaw(stack.url, { body: Buffer.from('x'), contentType: 'multipart/form-data' });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    expect(response.json?.errors?.[0]?.message).toBeTruthy();
+  });
+
+  it('a file mapped to a variable the operation does not use is drained, not left hanging', async () => {
+    const body = multipartBody([validOperations, map('{"0":["variables.unused"]}'), file]);
+    const response = await postRaw(stack.url, { body });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.message).toMatch(/Variable "\$file" of non-null type "Upload!" must not be null/);
+    expect(await stack.crm.requests()).toEqual([]);
+  });
+
+  it('a query with a syntax error → 400', async () => {
+    const body = multipartBody([operations(JSON.stringify({ query: 'mutation {', variables: { file: null } })), validMap, file]);
+    const response = await postRaw(stack.url, { body });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.message).toMatch(/Syntax Error/);
+    expect(await stack.crm.requests()).toEqual([]);
+  });
+
+  it('an unknown module → a validation error naming the enum', async () => {
+    const response = await uploadPhoto(stack.url, { file: png(5, 5), module: 'DOCUMENTS' });
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.message).toMatch(/CrmModule/);
+  });
+
+  it('batched operations in one multipart request are refused', async () => {
+    const body = multipartBody([
+      operations(JSON.stringify([{ query: UPLOAD_MUTATION, variables: { module: 'LEADS', recordId: '1000000000001', file: null } }])),
+      map('{"0":["0.variables.file"]}'),
+      file,
+    ]);
+    const response = await postRaw(stack.url, { body });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    expect(await stack.crm.requests()).toEqual([]);
+  });
+
+  it(`uses the boundary from the content type (${BOUNDARY.length} characters here)`, async () => {
+    const body = multipartBody([validOperations, validMap, file], 'x');
+    const response = await postRaw(stack.url, { body, contentType: 'multipart/form-data; boundary=x' });
+    expect(response.json?.data?.uploadRecordPhoto.__typename).toBe('UploadRecordPhotoSuccess');
+  });
+});
