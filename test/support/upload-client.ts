@@ -55,7 +55,7 @@ export async function uploadPhoto(url: string, args: UploadArgs): Promise<GraphQ
     }),
   );
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.set('0', new Blob([args.file], { type: args.clientContentType ?? 'application/octet-stream' }), args.filename ?? 'photo.png');
+  form.set('0', new Blob([new Uint8Array(args.file)], { type: args.clientContentType ?? 'application/octet-stream' }), args.filename ?? 'photo.png');
   const headers: Record<string, string> = { 'apollo-require-preflight': 'true' };
   const authorization = args.authorization === undefined ? 'Zoho-oauthtoken emulator-token' : args.authorization;
   if (authorization !== null) headers.authorization = authorization;

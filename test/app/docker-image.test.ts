@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { png } from '../fixtures/images.ts';
+import { NODE, PROJECT_ROOT, start, type Started } from '../support/process.ts';
+import { resultOf, uploadPhoto } from '../support/upload-client.ts';
+
+// No container engine runs here, so this replays the Dockerfile's steps in a fresh folder:
+// a production install, the compiled app, started and health-checked the way the image does it.
+
+const run = promisify(execFile);
+let dir: string;
+let app: Started;
+let url: string;
+
+beforeAll(async () => {
+  const dockerfile = await readFile(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^FROM node:24[\w.-]* AS build$/m);
+  expect(dockerfile).toMatch(/^FROM node:24[\w.-]* AS runtime$/m);
+  expect(dockerfile).toContain('RUN npm ci --omit=dev');
+  expect(dockerfile).toMatch(/^USER node$/m);
+  expect(dockerfile).toMatch(/^EXPOSE 4000$/m);
+  expect(dockerfile).toContain('CMD ["node", "dist/healthcheck.js"]');
+  expect(dockerfile).toContain('CMD ["node", "dist/main.js"]');
+
+  dir = await mkdtemp(join(tmpdir(), 'image-'));
+  for (const file of ['package.json', 'package-lock.json']) await cp(join(PROJECT_ROOT, file), join(dir, file));
+  const npmEnv = { ...process.env, npm_config_update_notifier: 'false' };
+  await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv });
+  await run(NODE, [join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')]);
+
+  app = start(NODE, ['dist/main.js'], { cwd: dir, env: { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' } });
+  url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+}, 180_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+it('has no dev dependencies in the runtime install', async () => {
+  await expect(run(NODE, ['-e', "import('vitest')"], { cwd: dir })).rejects.toThrow();
+  await expect(run(NODE, ['-e', "import('graphql-yoga')"], { cwd: dir })).resolves.toBeDefined();
+});
+
+it('answers an upload from the compiled app', async () => {
+  const result = resultOf(await uploadPhoto(url, { file: png(30, 20) }));
+  expect(result).toMatchObject({ __typename: 'UploadRecordPhotoSuccess', photo: { width: 30, height: 20 } });
+});
+
+it('passes its HEALTHCHECK command', async () => {
+  const port = new URL(url).port;
+  await expect(run(NODE, ['dist/healthcheck.js'], { cwd: dir, env: { PORT: port } })).resolves.toBeDefined();
+});
+
+it('fails its HEALTHCHECK command when nothing answers', async () => {
+  await expect(run(NODE, ['dist/healthcheck.js'], { cwd: dir, env: { PORT: '1' } })).rejects.toMatchObject({ code: 1 });
+});

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { png } from '../fixtures/images.ts';
+import { NODE, start, type Started } from '../support/process.ts';
+
+const run = promisify(execFile);
+
+describe('npm start on a fresh clone', () => {
+  let app: Started;
+  let url: string;
+  beforeAll(async () => {
+    app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1' } });
+    url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    await app.waitFor(/-F 0=@path\/to\/photo\.png/);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('prints the URL, the demo token and a curl upload that works as printed', async () => {
+    expect(app.output()).toContain('Demo token: emulator-token');
+    const curl = app.output().slice(app.output().indexOf('curl '));
+    const dir = await mkdtemp(join(tmpdir(), 'photo-'));
+    await writeFile(join(dir, 'photo.png'), png(120, 80));
+    const { stdout } = await run('bash', ['-c', curl.replace('path/to/photo.png', join(dir, 'photo.png'))]);
+    expect(JSON.parse(stdout)).toEqual({
+      data: {
+        uploadRecordPhoto: {
+          __typename: 'UploadRecordPhotoSuccess',
+          message: 'photo uploaded successfully',
+          photo: { filename: 'photo.png', format: 'PNG', width: 120, height: 80, byteSize: png(120, 80).length },
+        },
+      },
+    });
+  });
+
+  it('serves GraphiQL to a browser at /graphql', async () => {
+    const response = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/GraphiQL/i);
+  });
+
+  it('answers its health check', async () => {
+    expect((await fetch(new URL('/health', url))).status).toBe(200);
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    expect(await app.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('start-up refuses bad configuration', () => {
+  it.each([
+    [{ PORT: 'abc' }, /Configuration error: PORT must be a whole number from 0 to 65535, got 'abc'/],
+    [{ CRM_CUSTOM_MODULES: 'Vehicles,vehicles' }, /Configuration error: CRM_CUSTOM_MODULES is invalid: 'vehicles' and 'Vehicles'/],
+    [{ ZOHO_API_DOMAIN: 'not a url' }, /Configuration error: ZOHO_API_DOMAIN must be an origin/],
+  ])('%j', async (env, message) => {
+    const app = start(NODE, ['src/main.ts'], { env: { PORT: '0', ...env } });
+    await app.waitFor(message);
+    expect(await app.exited()).toBe(1);
+  });
+});
