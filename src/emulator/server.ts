@@ -31,7 +31,8 @@ export async function startCrmEmulator(options: CrmEmulatorOptions = {}): Promis
     throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
   }
   const state = new EmulatorState({ customModules: options.customModules ?? [] });
-  const sockets = new Set<Socket>();
+  // Each open socket with a promise of its 'close', so close() can wait until every request saw it.
+  const sockets = new Map<Socket, Promise<void>>();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -39,14 +40,15 @@ export async function startCrmEmulator(options: CrmEmulatorOptions = {}): Promis
     else handleApiRequest(state, req, res);
   });
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
     socket.on('error', () => {}); // resets by clients are routine here; the request log records them
-    socket.once('close', () => sockets.delete(socket));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    sockets.set(socket, closed);
+    void closed.then(() => sockets.delete(socket));
   });
   server.on('clientError', (_error: Error, socket: Socket) => {
     // Unparseable HTTP: answer 400 if the socket still can, then drop it.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    socket.destroy();
+    if (!socket.writable) return void socket.destroy();
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -68,10 +70,12 @@ export async function startCrmEmulator(options: CrmEmulatorOptions = {}): Promis
     origin,
     state,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const socketsClosed = [...sockets.values()];
+        for (const socket of sockets.keys()) socket.destroy();
+        await Promise.all([stopped, ...socketsClosed]);
+      })();
       return closing;
     },
   };
