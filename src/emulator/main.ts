@@ -38,7 +38,7 @@ try {
 }
 
 process.stdout.write(`CRM emulator listening on ${emulator.origin}\n`);
-process.stdout.write(`Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}\n`);
+process.stdout.write(`Demo token: ${EMULATOR_TOKEN} (send "Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}")\n`);
 if (customModules.length > 0) process.stdout.write(`Custom modules: ${customModules.join(', ')}\n`);
 
 function stop(signal: NodeJS.Signals): void {
