@@ -37,9 +37,13 @@ try {
   fail(`CRM emulator could not listen on port ${port}: ${(error as Error).message}`);
 }
 
-process.stdout.write(`CRM emulator listening on ${emulator.origin}\n`);
-process.stdout.write(`Demo token: ${EMULATOR_TOKEN} (send "Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}")\n`);
-if (customModules.length > 0) process.stdout.write(`Custom modules: ${customModules.join(', ')}\n`);
+const banner = [
+  `CRM emulator listening on ${emulator.origin}`,
+  `Demo token: ${EMULATOR_TOKEN} (send "Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}")`,
+  ...(customModules.length > 0 ? [`Custom modules: ${customModules.join(', ')}`] : []),
+];
+// One write, so a reader that sees the origin sees the whole banner.
+process.stdout.write(`${banner.join('\n')}\n`);
 
 function stop(signal: NodeJS.Signals): void {
   process.stdout.write(`${signal} received, closing the CRM emulator\n`);

@@ -31,6 +31,7 @@ describe('node src/emulator/main.ts', () => {
     const run = runMain({ EMULATOR_PORT: '0', CRM_CUSTOM_MODULES: ' Vehicles , Site_Visits,' });
     try {
       const origin = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.stdout())?.[1], 10_000, 'the origin');
+      await waitFor(() => run.stdout().includes('Custom modules:'), 2000, 'the whole banner');
       expect(run.stdout()).toContain('Demo token: emulator-token (send "Authorization: Zoho-oauthtoken emulator-token")');
       expect(run.stdout()).toContain('Custom modules: Vehicles, Site_Visits');
       expect((await upload(origin, { module: 'Site_Visits' })).json).toMatchObject({ code: 'SUCCESS' });
