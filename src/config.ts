@@ -13,6 +13,8 @@ export interface CrmSettings {
 export interface GatewayConfig {
   port: number;
   host: string;
+  /** Browser origins allowed to call the gateway; empty: none. */
+  corsOrigins: string[];
   crm: CrmSettings;
 }
 
@@ -70,6 +72,23 @@ function modules(env: Env): CrmModule[] {
   }
 }
 
+function corsOrigins(env: Env): string[] {
+  const entries = (value(env, 'CORS_ORIGINS') ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    // Exact origins only: a wildcard with credentials would let any site act as the user.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/$/, '')) {
+      throw new ConfigError('CORS_ORIGINS', `must list origins such as https://app.example.com, got '${entry}'`);
+    }
+    return url.origin;
+  });
+}
+
 /** Reads and validates every setting at start-up, so a bad value stops the process before it serves. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const apiVersion = value(env, 'ZOHO_API_VERSION') ?? 'v7';
@@ -79,6 +98,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: value(env, 'HOST') ?? '0.0.0.0',
+    corsOrigins: corsOrigins(env),
     crm: {
       apiDomain: apiDomain(env),
       apiVersion,

@@ -34,7 +34,10 @@ async function main(): Promise<void> {
     emulator = await startCrmEmulator({ customModules: config.crm.modules.filter((m) => m.custom).map((m) => m.apiName) });
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
-  const gateway = await startGateway(config, { crmOrigin });
+  const gateway = await startGateway(config, {
+    crmOrigin,
+    graphiqlHeaders: emulator ? { Authorization: `Zoho-oauthtoken ${EMULATOR_TOKEN}` } : {},
+  });
 
   const lines = [`Record-photo gateway: GraphQL and GraphiQL at ${gateway.url}`];
   if (emulator) {

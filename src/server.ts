@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
 import { PhotoClient } from './crm/photo-client.ts';
+import { corsFor } from './http/cors.ts';
+import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
@@ -20,7 +23,15 @@ export interface GatewayDependencies {
   /** The CRM origin to call: the configured one, or the embedded emulator's. */
   crmOrigin: string;
   credentials?: CredentialProvider;
+  /** Headers GraphiQL starts with, e.g. the emulator's demo token. */
+  graphiqlHeaders?: Record<string, string>;
 }
+
+const GRAPHIQL_QUERY = `# Uploads need a multipart request (curl, Apollo Client); here you can explore the schema.
+query Schema {
+  _service { sdl }
+}
+`;
 
 export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies) {
   const client = new PhotoClient({
@@ -34,7 +45,16 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    cors: corsFor(config.corsOrigins),
+    // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
+    renderGraphiQL,
+    graphiql: {
+      title: 'CRM record photos',
+      headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
+      defaultQuery: GRAPHIQL_QUERY,
+    },
     plugins: [
+      useCsrfPrevention(),
       // One file per request: files arrive in order and are not buffered, so a second one would wait on the first.
       useStreamingMultipart({ maxFileBytes: MAX_PHOTO_BYTES + 1, maxFiles: 1, maxFieldBytes: 100_000 }),
     ],

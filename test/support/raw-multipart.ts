@@ -51,6 +51,8 @@ export interface RawResponse {
 
 export interface RawPostOptions {
   headers?: Record<string, string>;
+  /** false: send none of the headers that prove a CORS preflight (as a plain HTML form would). */
+  preflightHeader?: boolean;
   contentType?: string;
   /** Writes the body; default writes `body` at once. Left open for slow or broken clients. */
   write?: (request: ClientRequest) => Promise<void>;
@@ -65,7 +67,7 @@ export function postRaw(url: string, options: RawPostOptions): Promise<RawRespon
       headers: {
         'content-type': options.contentType ?? `multipart/form-data; boundary=${BOUNDARY}`,
         authorization: 'Zoho-oauthtoken emulator-token',
-        'apollo-require-preflight': 'true',
+        ...(options.preflightHeader === false ? {} : { 'apollo-require-preflight': 'true' }),
         // what Apollo Client sends: with it, request errors come back as 4xx
         accept: 'application/graphql-response+json,application/json;q=0.9',
         ...(options.body ? { 'content-length': String(options.body.length) } : {}),
