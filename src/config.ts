@@ -1,13 +1,23 @@
+import { DATA_CENTRES, isDataCentreCode } from './crm/data-centres.ts';
 import { moduleCatalog, ModuleCatalogError, type CrmModule } from './crm/modules.ts';
 
 export interface CrmSettings {
   /** CRM API origin, e.g. https://www.zohoapis.eu; undefined starts the embedded emulator. */
   apiDomain: string | undefined;
+  /** Accounts (OAuth) origin for service mode; undefined: the embedded emulator's. */
+  accountsUrl: string | undefined;
   apiVersion: string;
   modules: CrmModule[];
   connectTimeoutMs: number;
   /** How long the CRM may make no progress: not reading the body we send, or not answering once it is sent. */
   responseTimeoutMs: number;
+}
+
+/** Service mode: the gateway holds one organisation's OAuth client and mints its own access tokens. */
+export interface ServiceCredentialsSettings {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
 }
 
 export interface GatewayConfig {
@@ -16,6 +26,10 @@ export interface GatewayConfig {
   /** Browser origins allowed to call the gateway; empty: none. */
   corsOrigins: string[];
   crm: CrmSettings;
+  /** null: pass-through, each caller brings its own CRM token. */
+  serviceCredentials: ServiceCredentialsSettings | null;
+  /** Keys callers must present (x-api-key or Authorization: Bearer); required in service mode. */
+  apiKeys: string[];
 }
 
 /** A start-up refusal: names the variable and what is wrong with it. */
@@ -44,19 +58,65 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return Number(raw);
 }
 
-function apiDomain(env: Env): string | undefined {
-  const raw = value(env, 'ZOHO_API_DOMAIN');
+function origin(env: Env, name: string, example: string): string | undefined {
+  const raw = value(env, name);
   if (raw === undefined) return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('ZOHO_API_DOMAIN', `must be an origin such as https://www.zohoapis.com, got '${raw}'`);
+    throw new ConfigError(name, `must be an origin such as ${example}, got '${raw}'`);
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname.replace(/\/$/, '') !== '' || url.search) {
-    throw new ConfigError('ZOHO_API_DOMAIN', `must be an http(s) origin with no path, got '${raw}'`);
+    throw new ConfigError(name, `must be an http(s) origin with no path, got '${raw}'`);
   }
   return url.origin;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = value(env, name)?.toLowerCase();
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(name, `must be true or false, got '${raw}'`);
+}
+
+/** ZOHO_DC picks both origins; ZOHO_API_DOMAIN and ZOHO_ACCOUNTS_URL override them one by one. */
+function crmOrigins(env: Env): { apiDomain: string | undefined; accountsUrl: string | undefined } {
+  const dc = value(env, 'ZOHO_DC')?.toLowerCase();
+  if (dc !== undefined && !isDataCentreCode(dc)) {
+    throw new ConfigError('ZOHO_DC', `must be one of ${Object.keys(DATA_CENTRES).join(', ')}, got '${dc}'`);
+  }
+  const sandbox = flag(env, 'ZOHO_SANDBOX');
+  const centre = dc === undefined ? undefined : DATA_CENTRES[dc];
+  if (sandbox && centre === undefined && value(env, 'ZOHO_API_DOMAIN') === undefined) {
+    throw new ConfigError('ZOHO_SANDBOX', 'needs ZOHO_DC to know which data centre the sandbox is in');
+  }
+  return {
+    apiDomain:
+      origin(env, 'ZOHO_API_DOMAIN', 'https://www.zohoapis.com') ?? (sandbox ? centre?.sandboxApiDomain : centre?.apiDomain),
+    accountsUrl: origin(env, 'ZOHO_ACCOUNTS_URL', 'https://accounts.zoho.com') ?? centre?.accountsUrl,
+  };
+}
+
+const SERVICE_VARIABLES = ['ZOHO_CLIENT_ID', 'ZOHO_CLIENT_SECRET', 'ZOHO_REFRESH_TOKEN'] as const;
+
+function serviceCredentials(env: Env): ServiceCredentialsSettings | null {
+  const [clientId, clientSecret, refreshToken] = SERVICE_VARIABLES.map((name) => value(env, name));
+  const set = SERVICE_VARIABLES.filter((name) => value(env, name) !== undefined);
+  if (set.length === 0) return null;
+  const missing = SERVICE_VARIABLES.find((name) => value(env, name) === undefined);
+  if (missing) throw new ConfigError(missing, `must be set too: service mode needs ${SERVICE_VARIABLES.join(', ')}`);
+  return { clientId: clientId!, clientSecret: clientSecret!, refreshToken: refreshToken! };
+}
+
+function apiKeys(env: Env): string[] {
+  const keys = (value(env, 'GATEWAY_API_KEYS') ?? '').split(',').map((key) => key.trim()).filter(Boolean);
+  const weak = keys.find((key) => key.length < 16);
+  // Never echo the key itself: say which one by position.
+  if (weak !== undefined) {
+    throw new ConfigError('GATEWAY_API_KEYS', `has a key shorter than 16 characters (key ${keys.indexOf(weak) + 1})`);
+  }
+  return keys;
 }
 
 function modules(env: Env): CrmModule[] {
@@ -95,12 +155,26 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (!/^v\d+$/.test(apiVersion)) {
     throw new ConfigError('ZOHO_API_VERSION', `must look like v7, got '${apiVersion}'`);
   }
+  const credentials = serviceCredentials(env);
+  const keys = apiKeys(env);
+  if (credentials && keys.length === 0) {
+    throw new ConfigError(
+      'GATEWAY_API_KEYS',
+      'must be set in service mode (ZOHO_CLIENT_ID/SECRET/REFRESH_TOKEN): without it anyone could upload with the organisation\'s credentials',
+    );
+  }
+  const origins = crmOrigins(env);
+  if (credentials && origins.apiDomain !== undefined && origins.accountsUrl === undefined) {
+    throw new ConfigError('ZOHO_ACCOUNTS_URL', 'must be set (or ZOHO_DC) in service mode, to know where to refresh tokens');
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: value(env, 'HOST') ?? '0.0.0.0',
     corsOrigins: corsOrigins(env),
+    serviceCredentials: credentials,
+    apiKeys: keys,
     crm: {
-      apiDomain: apiDomain(env),
+      ...origins,
       apiVersion,
       modules: modules(env),
       connectTimeoutMs: integer(env, 'CRM_CONNECT_TIMEOUT_MS', 5_000, 1, 600_000),

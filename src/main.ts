@@ -2,14 +2,14 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EMULATOR_TOKEN, startCrmEmulator, type CrmEmulator } from './emulator/server.ts';
 import { startGateway } from './server.ts';
 
-function curlExample(url: string, token: string): string {
+function curlExample(url: string, authentication: string): string {
   const query =
     'mutation ($file: Upload!) { uploadRecordPhoto(module: LEADS, recordId: \\"1000000000001\\", file: $file) ' +
     '{ __typename ... on UploadRecordPhotoSuccess { message photo { filename format width height byteSize } } ' +
     '... on CrmError { code message resolution } } }';
   return [
     `curl ${url} \\`,
-    `  -H 'Authorization: Zoho-oauthtoken ${token}' \\`,
+    `  -H '${authentication}' \\`,
     `  -H 'apollo-require-preflight: true' \\`,
     `  -F operations='{"query":"${query}","variables":{"file":null}}' \\`,
     `  -F map='{"0":["variables.file"]}' \\`,
@@ -31,26 +31,35 @@ async function main(): Promise<void> {
 
   let emulator: CrmEmulator | undefined;
   if (config.crm.apiDomain === undefined) {
+    // No CRM configured: the embedded emulator is the CRM (and its accounts server, in service mode).
     emulator = await startCrmEmulator({ customModules: config.crm.modules.filter((m) => m.custom).map((m) => m.apiName) });
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
   const gateway = await startGateway(config, {
     crmOrigin,
-    graphiqlHeaders: emulator ? { Authorization: `Zoho-oauthtoken ${EMULATOR_TOKEN}` } : {},
+    accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
+    graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${EMULATOR_TOKEN}` } : {},
   });
 
+  const service = config.serviceCredentials !== null;
   const lines = [`Record-photo gateway: GraphQL and GraphiQL at ${gateway.url}`];
+  lines.push(
+    emulator
+      ? `CRM: the embedded emulator at ${emulator.origin} (set ZOHO_DC or ZOHO_API_DOMAIN to use a real CRM)`
+      : `CRM: ${crmOrigin}/crm/${config.crm.apiVersion}`,
+    service
+      ? 'Credentials: service mode (the gateway mints CRM tokens; callers send one of GATEWAY_API_KEYS as x-api-key)'
+      : `Credentials: pass-through (callers send their own CRM token)${config.apiKeys.length ? ', plus an API key as x-api-key' : ''}`,
+  );
   if (emulator) {
-    lines.push(
-      `CRM: the embedded emulator at ${emulator.origin} (set ZOHO_API_DOMAIN to use a real CRM)`,
-      `Demo token: ${EMULATOR_TOKEN}  (records 1000000000001 to 1000000000010 in every module)`,
-      '',
-      'Upload a photo:',
-      curlExample(gateway.url, EMULATOR_TOKEN),
-    );
-  } else {
-    lines.push(`CRM: ${crmOrigin}/crm/${config.crm.apiVersion}`);
+    lines.push(`Demo token: ${EMULATOR_TOKEN}  (records 1000000000001 to 1000000000010 in every module)`);
   }
+  // Keys and tokens are never printed: the example names where they go.
+  const authentication = service
+    ? 'x-api-key: <one of GATEWAY_API_KEYS>'
+    : `Authorization: Zoho-oauthtoken ${emulator ? EMULATOR_TOKEN : '<access token>'}`;
+  lines.push('', 'Upload a photo:', curlExample(gateway.url, authentication));
+  if (!service && config.apiKeys.length) lines.push("  (add -H 'x-api-key: <one of GATEWAY_API_KEYS>')");
   console.log(lines.join('\n'));
 
   let stopping = false;

@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
+import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
+import { ServiceCredentials } from './crm/service-credentials.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { corsFor } from './http/cors.ts';
+import { useApiKeys } from './http/api-keys.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import { buildSchema } from './schema/index.ts';
@@ -22,7 +25,8 @@ export interface Gateway {
 export interface GatewayDependencies {
   /** The CRM origin to call: the configured one, or the embedded emulator's. */
   crmOrigin: string;
-  credentials?: CredentialProvider;
+  /** The accounts origin for service mode: the configured one, or the embedded emulator's. */
+  accountsUrl?: string;
   /** Headers GraphiQL starts with, e.g. the emulator's demo token. */
   graphiqlHeaders?: Record<string, string>;
 }
@@ -40,7 +44,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     connectTimeoutMs: config.crm.connectTimeoutMs,
     responseTimeoutMs: config.crm.responseTimeoutMs,
   });
-  const photos = new RecordPhotoService(client, dependencies.credentials ?? new PassThroughCredentials());
+  const accounts = config.serviceCredentials
+    ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
+    : null;
+  const credentials = credentialsFor(config, accounts, dependencies);
+  const photos = new RecordPhotoService(client, credentials);
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -55,16 +63,30 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     },
     plugins: [
       useCsrfPrevention(),
+      ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       // One file per request: files arrive in order and are not buffered, so a second one would wait on the first.
       useStreamingMultipart({ maxFileBytes: MAX_PHOTO_BYTES + 1, maxFiles: 1, maxFieldBytes: 100_000 }),
     ],
     context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), photos }),
   });
-  return { yoga, client };
+  return {
+    yoga,
+    async close() {
+      await Promise.all([client.close(), accounts?.close()]);
+    },
+  };
+}
+
+function credentialsFor(config: GatewayConfig, accounts: AccountsClient | null, dependencies: GatewayDependencies): CredentialProvider {
+  if (!config.serviceCredentials || !accounts) return new PassThroughCredentials();
+  const accountsUrl = config.crm.accountsUrl ?? dependencies.accountsUrl;
+  if (!accountsUrl) throw new Error('service mode needs an accounts origin');
+  return new ServiceCredentials({ ...config.serviceCredentials, accountsUrl }, accounts);
 }
 
 export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {
-  const { yoga, client } = createGatewayHandler(config, dependencies);
+  const handler = createGatewayHandler(config, dependencies);
+  const { yoga } = handler;
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -83,7 +105,7 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await client.close();
+      await handler.close();
     },
   };
 }

@@ -60,3 +60,87 @@ describe('moduleKeyFor', () => {
     expect(moduleKeyFor(apiName)).toBe(key);
   });
 });
+
+describe('data centres', () => {
+  it.each([
+    ['us', 'https://www.zohoapis.com', 'https://accounts.zoho.com'],
+    ['eu', 'https://www.zohoapis.eu', 'https://accounts.zoho.eu'],
+    ['in', 'https://www.zohoapis.in', 'https://accounts.zoho.in'],
+    ['au', 'https://www.zohoapis.com.au', 'https://accounts.zoho.com.au'],
+    ['jp', 'https://www.zohoapis.jp', 'https://accounts.zoho.jp'],
+    ['ca', 'https://www.zohoapis.ca', 'https://accounts.zohocloud.ca'],
+    ['sa', 'https://www.zohoapis.sa', 'https://accounts.zoho.sa'],
+    ['uk', 'https://www.zohoapis.uk', 'https://accounts.zoho.uk'],
+    ['CN', 'https://www.zohoapis.com.cn', 'https://accounts.zoho.com.cn'],
+  ])('ZOHO_DC=%s sets the API and accounts origins', (dc, apiDomain, accountsUrl) => {
+    expect(loadConfig({ ZOHO_DC: dc }).crm).toMatchObject({ apiDomain, accountsUrl });
+  });
+
+  it('ZOHO_SANDBOX=true uses the data centre sandbox API origin', () => {
+    expect(loadConfig({ ZOHO_DC: 'eu', ZOHO_SANDBOX: 'true' }).crm).toMatchObject({
+      apiDomain: 'https://sandbox.zohoapis.eu',
+      accountsUrl: 'https://accounts.zoho.eu',
+    });
+  });
+
+  it('ZOHO_API_DOMAIN and ZOHO_ACCOUNTS_URL override the data centre one by one', () => {
+    expect(loadConfig({ ZOHO_DC: 'eu', ZOHO_API_DOMAIN: 'https://crm.proxy.example' }).crm).toMatchObject({
+      apiDomain: 'https://crm.proxy.example',
+      accountsUrl: 'https://accounts.zoho.eu',
+    });
+    expect(loadConfig({ ZOHO_DC: 'eu', ZOHO_ACCOUNTS_URL: 'https://accounts.proxy.example/' }).crm).toMatchObject({
+      apiDomain: 'https://www.zohoapis.eu',
+      accountsUrl: 'https://accounts.proxy.example',
+    });
+  });
+
+  it('an unknown data centre stops start-up with the list of valid ones', () => {
+    expect(() => loadConfig({ ZOHO_DC: 'mars' })).toThrow("ZOHO_DC must be one of us, eu, in, au, jp, ca, sa, uk, cn, got 'mars'");
+  });
+
+  it('a sandbox needs a data centre', () => {
+    expect(() => loadConfig({ ZOHO_SANDBOX: 'true' })).toThrow(/ZOHO_SANDBOX needs ZOHO_DC/);
+    expect(() => loadConfig({ ZOHO_SANDBOX: 'maybe' })).toThrow(/ZOHO_SANDBOX must be true or false/);
+  });
+});
+
+describe('credentials', () => {
+  const service = { ZOHO_CLIENT_ID: 'client', ZOHO_CLIENT_SECRET: 'secret-value', ZOHO_REFRESH_TOKEN: 'refresh-value' };
+  const keys = { GATEWAY_API_KEYS: 'key-one-0123456789abcdef, key-two-0123456789abcdef' };
+
+  it('is pass-through by default', () => {
+    expect(loadConfig({}).serviceCredentials).toBeNull();
+  });
+
+  it('turns to service mode with all three client variables and API keys', () => {
+    const config = loadConfig({ ...service, ...keys });
+    expect(config.serviceCredentials).toEqual({ clientId: 'client', clientSecret: 'secret-value', refreshToken: 'refresh-value' });
+    expect(config.apiKeys).toEqual(['key-one-0123456789abcdef', 'key-two-0123456789abcdef']);
+  });
+
+  it('refuses service mode without inbound authentication', () => {
+    expect(() => loadConfig(service)).toThrow(/GATEWAY_API_KEYS must be set in service mode/);
+  });
+
+  it('names the missing one of the three', () => {
+    expect(() => loadConfig({ ...keys, ZOHO_CLIENT_ID: 'client', ZOHO_REFRESH_TOKEN: 'r' })).toThrow(
+      /ZOHO_CLIENT_SECRET must be set too/,
+    );
+  });
+
+  it('needs an accounts origin for a real CRM in service mode', () => {
+    expect(() => loadConfig({ ...service, ...keys, ZOHO_API_DOMAIN: 'https://www.zohoapis.com' })).toThrow(/ZOHO_ACCOUNTS_URL must be set/);
+    expect(loadConfig({ ...service, ...keys, ZOHO_DC: 'us' }).crm.accountsUrl).toBe('https://accounts.zoho.com');
+  });
+
+  it('refuses a short API key without printing it', () => {
+    let message = '';
+    try {
+      loadConfig({ GATEWAY_API_KEYS: 'long-enough-key-0123456789,tiny-k3y' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/GATEWAY_API_KEYS has a key shorter than 16 characters \(key 2\)/);
+    expect(message).not.toContain('tiny-k3y');
+  });
+});

@@ -1,10 +1,18 @@
+/** The Authorization header for one CRM call, or why there is none. */
+export type CrmCredential =
+  | { ok: true; authorization: string }
+  | { ok: false; reason: 'missing' }
+  /** Service mode could not obtain a token (refresh refused, accounts server down); `detail` holds no secret. */
+  | { ok: false; reason: 'unavailable'; detail: string };
+
 /**
- * Where the CRM access token for a call comes from. Pass-through today; a service-held token
- * (minted from a refresh token, shared by replicas) implements the same interface.
+ * Where the CRM access token for a call comes from: the caller's own (pass-through), or one the
+ * gateway mints from its organisation's refresh token (service mode).
  */
 export interface CredentialProvider {
-  /** The Authorization header to send to the CRM, or null when the caller brought no usable credentials. */
-  authorizationFor(callerAuthorization: string | null): Promise<string | null>;
+  authorizationFor(callerAuthorization: string | null): Promise<CrmCredential>;
+  /** The CRM answered INVALID_TOKEN for this header: a cached token must not be used again. */
+  rejected(authorization: string): void;
 }
 
 const SCHEME = /^(zoho-oauthtoken|bearer)[ \t]+(\S+)[ \t]*$/i;
@@ -16,7 +24,12 @@ export function crmAuthorization(callerAuthorization: string | null): string | n
 }
 
 export class PassThroughCredentials implements CredentialProvider {
-  async authorizationFor(callerAuthorization: string | null): Promise<string | null> {
-    return crmAuthorization(callerAuthorization);
+  async authorizationFor(callerAuthorization: string | null): Promise<CrmCredential> {
+    const authorization = crmAuthorization(callerAuthorization);
+    return authorization === null ? { ok: false, reason: 'missing' } : { ok: true, authorization };
+  }
+
+  rejected(): void {
+    // The caller owns its token; nothing is cached here.
   }
 }

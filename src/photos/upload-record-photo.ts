@@ -90,18 +90,25 @@ export class RecordPhotoService {
         },
       };
     }
-    const authorization = await this.#credentials.authorizationFor(request.callerAuthorization);
-    if (authorization === null) {
+    const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
+    if (!credential.ok) {
+      const missing = credential.reason === 'missing';
+      const code = missing ? 'MISSING_CREDENTIALS' : 'AUTHENTICATION_FAILURE';
       return {
         ok: false,
         failure: {
           kind: 'authentication',
-          code: 'MISSING_CREDENTIALS',
-          message: 'No CRM access token came with the request.',
-          resolution: resolutionFor('MISSING_CREDENTIALS', moduleApiName),
+          code,
+          message: missing
+            ? 'No CRM access token came with the request.'
+            : `The gateway could not obtain a CRM access token: ${credential.detail}.`,
+          resolution: missing
+            ? resolutionFor(code, moduleApiName)
+            : 'Check the gateway\'s CRM client credentials (ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN), or try again later.',
         },
       };
     }
+    const { authorization } = credential;
 
     const file = await request.file();
     const reader = new StreamReader(file.stream);
@@ -163,7 +170,10 @@ export class RecordPhotoService {
       }
       case 'answered': {
         const interpreted = interpretPhotoAnswer(reply.answer, { moduleApiName, recordId });
-        if (!interpreted.ok) return interpreted;
+        if (!interpreted.ok) {
+          if (interpreted.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
+          return interpreted;
+        }
         return {
           ok: true,
           record: { moduleApiName, id: recordId },

@@ -20,7 +20,10 @@ export async function startStack(
   const emulator = await startCrmEmulator({
     customModules: options.emulatorCustomModules ?? config.crm.modules.filter((m) => m.custom).map((m) => m.apiName),
   });
-  const gateway = await startGateway(config, { crmOrigin: env.ZOHO_API_DOMAIN ?? emulator.origin });
+  const gateway = await startGateway(config, {
+    crmOrigin: env.ZOHO_API_DOMAIN ?? emulator.origin,
+    accountsUrl: env.ZOHO_ACCOUNTS_URL ?? emulator.origin,
+  });
   return {
     emulator,
     crm: new EmulatorControl(emulator.origin),

@@ -1,0 +1,103 @@
+import { Agent } from 'undici';
+
+export interface MintedToken {
+  accessToken: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** The API origin the accounts server names for this organisation, when it names one. */
+  apiDomain: string | null;
+}
+
+export type AccountsFailure = 'refused' | 'rate-limited' | 'unavailable';
+
+/** A refresh that did not yield a token. Its message never holds a secret. */
+export class AccountsError extends Error {
+  override name = 'AccountsError';
+  readonly failure: AccountsFailure;
+  constructor(failure: AccountsFailure, message: string) {
+    super(message);
+    this.failure = failure;
+  }
+}
+
+export interface RefreshRequest {
+  accountsUrl: string;
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
+
+const OAUTH_ERRORS: Record<string, string> = {
+  invalid_client: 'the client ID or secret is wrong',
+  invalid_code: 'the refresh token is invalid or revoked',
+  unsupported_grant_type: 'the accounts server refused the refresh grant',
+};
+
+/** Mints access tokens with the OAuth refresh-token grant. Secrets travel in the form body, never in a URL. */
+export class AccountsClient {
+  readonly #agent: Agent;
+  readonly #timeoutMs: number;
+
+  constructor(options: { connectTimeoutMs: number; responseTimeoutMs: number }) {
+    this.#timeoutMs = options.responseTimeoutMs;
+    this.#agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.responseTimeoutMs,
+      bodyTimeout: options.responseTimeoutMs,
+    });
+  }
+
+  async refresh(request: RefreshRequest): Promise<MintedToken> {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: request.clientId,
+      client_secret: request.clientSecret,
+      refresh_token: request.refreshToken,
+    });
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.#agent.request({
+        origin: request.accountsUrl,
+        path: '/oauth/v2/token',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form.toString(),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'error');
+      throw new AccountsError('unavailable', `the accounts server could not be reached (${code})`);
+    }
+    return parseTokenAnswer(status, text);
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}
+
+function parseTokenAnswer(status: number, text: string): MintedToken {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new AccountsError('unavailable', `the accounts server answered HTTP ${status} with no JSON`);
+  }
+  if (typeof json.access_token === 'string' && json.access_token !== '') {
+    const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 3600;
+    return {
+      accessToken: json.access_token,
+      expiresAt: Date.now() + expiresIn * 1000,
+      apiDomain: typeof json.api_domain === 'string' ? json.api_domain : null,
+    };
+  }
+  const error = typeof json.error === 'string' ? json.error : null;
+  if (status === 400 && error === 'Access Denied') {
+    throw new AccountsError('rate-limited', 'the accounts server refuses to mint more tokens for now (too many requests)');
+  }
+  if (error !== null && OAUTH_ERRORS[error]) throw new AccountsError('refused', `${error}: ${OAUTH_ERRORS[error]}`);
+  throw new AccountsError('unavailable', `the accounts server answered HTTP ${status} without a token`);
+}

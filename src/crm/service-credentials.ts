@@ -1,0 +1,75 @@
+import type { ServiceCredentialsSettings } from '../config.ts';
+import { AccountsError, type AccountsClient, type MintedToken } from './accounts-client.ts';
+import type { CredentialProvider, CrmCredential } from './credentials.ts';
+
+const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Service mode: one organisation's token, minted from its refresh token, cached until shortly before
+ * it expires, and refreshed once however many calls need it at that moment (the CRM limits how many
+ * tokens a refresh token may mint). A failed refresh backs off before the next attempt.
+ */
+export class ServiceCredentials implements CredentialProvider {
+  readonly #settings: ServiceCredentialsSettings & { accountsUrl: string };
+  readonly #accounts: AccountsClient;
+  readonly #now: () => number;
+  #token: MintedToken | null = null;
+  #refreshing: Promise<MintedToken> | null = null;
+  #backoff: { until: number; delayMs: number; error: AccountsError } | null = null;
+
+  constructor(settings: ServiceCredentialsSettings & { accountsUrl: string }, accounts: AccountsClient, now = Date.now) {
+    this.#settings = settings;
+    this.#accounts = accounts;
+    this.#now = now;
+  }
+
+  async authorizationFor(): Promise<CrmCredential> {
+    try {
+      let token = this.#fresh();
+      if (token === null) {
+        // One refresh in flight at a time; everyone who needs a token meanwhile waits on it.
+        this.#refreshing ??= this.#refresh().finally(() => {
+          this.#refreshing = null;
+        });
+        token = await this.#refreshing;
+      }
+      return { ok: true, authorization: `Zoho-oauthtoken ${token.accessToken}` };
+    } catch (error) {
+      const detail = error instanceof AccountsError ? error.message : 'the token refresh failed';
+      return { ok: false, reason: 'unavailable', detail };
+    }
+  }
+
+  rejected(authorization: string): void {
+    if (this.#token && authorization === `Zoho-oauthtoken ${this.#token.accessToken}`) this.#token = null;
+  }
+
+  #fresh(): MintedToken | null {
+    const token = this.#token;
+    if (!token) return null;
+    const lifetime = token.expiresAt - this.#now();
+    // Refresh ahead of expiry: a token must not run out between here and the CRM.
+    const margin = Math.min(MAX_REFRESH_MARGIN_MS, lifetime / 10);
+    return lifetime > margin && lifetime > 0 ? token : null;
+  }
+
+  async #refresh(): Promise<MintedToken> {
+    try {
+      if (this.#backoff && this.#now() < this.#backoff.until) throw this.#backoff.error;
+      const { accountsUrl, clientId, clientSecret, refreshToken } = this.#settings;
+      const token = await this.#accounts.refresh({ accountsUrl, clientId, clientSecret, refreshToken });
+      this.#token = token;
+      this.#backoff = null;
+      return token;
+    } catch (error) {
+      const failure = error instanceof AccountsError ? error : new AccountsError('unavailable', 'the token refresh failed');
+      if (this.#backoff?.error !== failure) {
+        const delayMs = this.#backoff ? Math.min(this.#backoff.delayMs * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
+        this.#backoff = { until: this.#now() + delayMs, delayMs, error: failure };
+      }
+      throw failure;
+    }
+  }
+}
