@@ -11,6 +11,10 @@ export interface CrmSettings {
   connectTimeoutMs: number;
   /** How long the CRM may make no progress: not reading the body we send, or not answering once it is sent. */
   responseTimeoutMs: number;
+  /** Uploads in flight to the CRM at once; more wait in a queue. */
+  maxConcurrency: number;
+  maxQueue: number;
+  queueTimeoutMs: number;
 }
 
 /** Service mode: the gateway holds one organisation's OAuth client and mints its own access tokens. */
@@ -179,6 +183,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       modules: modules(env),
       connectTimeoutMs: integer(env, 'CRM_CONNECT_TIMEOUT_MS', 5_000, 1, 600_000),
       responseTimeoutMs: integer(env, 'CRM_RESPONSE_TIMEOUT_MS', 30_000, 1, 3_600_000),
+      maxConcurrency: integer(env, 'CRM_MAX_CONCURRENCY', 10, 1, 1_000),
+      maxQueue: integer(env, 'CRM_MAX_QUEUE', 100, 0, 100_000),
+      queueTimeoutMs: integer(env, 'CRM_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
     },
   };
 }

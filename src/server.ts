@@ -43,6 +43,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     apiVersion: config.crm.apiVersion,
     connectTimeoutMs: config.crm.connectTimeoutMs,
     responseTimeoutMs: config.crm.responseTimeoutMs,
+    maxConcurrency: config.crm.maxConcurrency,
+    maxQueue: config.crm.maxQueue,
+    queueTimeoutMs: config.crm.queueTimeoutMs,
   });
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })

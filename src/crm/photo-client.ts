@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer, PhotoTarget } from './answers.ts';
+import { ConcurrencyLimit, QueueRefusedError, type QueueRefusal } from './concurrency-limit.ts';
 import { multipartFileBody, type FilePart } from './multipart-body.ts';
 
 export interface PhotoClientOptions {
@@ -9,6 +10,9 @@ export interface PhotoClientOptions {
   connectTimeoutMs: number;
   /** The longest the CRM may go without reading what we send, or without answering once it is all sent. */
   responseTimeoutMs: number;
+  maxConcurrency: number;
+  maxQueue: number;
+  queueTimeoutMs: number;
 }
 
 export interface PhotoUploadRequest {
@@ -25,7 +29,9 @@ export type PhotoUploadReply =
   | { kind: 'answered'; answer: CrmAnswer }
   | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
   /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
-  | { kind: 'source-failed'; error: unknown };
+  | { kind: 'source-failed'; error: unknown }
+  /** Too many uploads already in flight to the CRM: nothing was sent. */
+  | { kind: 'queue-refused'; refusal: QueueRefusal; detail: string; retryAfterSeconds: number };
 
 /** Enough for any JSON answer or error page; more is read off and dropped. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -65,9 +71,11 @@ class StallTimer {
 export class PhotoClient {
   readonly #agent: Agent;
   readonly #options: PhotoClientOptions;
+  readonly #limit: ConcurrencyLimit;
 
   constructor(options: PhotoClientOptions) {
     this.#options = options;
+    this.#limit = new ConcurrencyLimit({ max: options.maxConcurrency, maxQueue: options.maxQueue, timeoutMs: options.queueTimeoutMs });
     this.#agent = new Agent({
       connect: { timeout: options.connectTimeoutMs },
       // Our own StallTimer measures waits on the CRM; undici's header timer would also count the client's upload time.
@@ -81,7 +89,29 @@ export class PhotoClient {
     return restrictWorkflow ? `${path}?restrict_triggers=workflow` : path;
   }
 
+  /** Uploads in flight to the CRM, and waiting for a slot. */
+  get load(): { active: number; waiting: number } {
+    return { active: this.#limit.active, waiting: this.#limit.waiting };
+  }
+
   async uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
+    let release: () => void;
+    try {
+      release = await this.#limit.acquire();
+    } catch (error) {
+      if (!(error instanceof QueueRefusedError)) throw error;
+      // A slot frees up as an upload finishes; a few seconds is a fair guess, bounded by the queue wait.
+      const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
+      return { kind: 'queue-refused', refusal: error.refusal, detail: error.message, retryAfterSeconds };
+    }
+    try {
+      return await this.#send(request);
+    } finally {
+      release();
+    }
+  }
+
+  async #send(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
     const controller = new AbortController();
     let stalled = false;
     let sourceError: { error: unknown } | undefined;

@@ -1,6 +1,16 @@
-/** The JSON control API under /__emulator/ that tests use to shape and inspect the emulator. */
+/**
+ * The JSON control API under /__emulator/ that tests use to shape and inspect the emulator.
+ *
+ * Accounts server (OAuth) endpoints:
+ * - POST refresh-tokens {refreshToken, clientId, clientSecret, scopes, permission?}: adds a client and refresh token;
+ * - POST refresh-tokens/revoke {refreshToken}: the refresh token answers invalid_code from now on;
+ * - GET accounts, POST accounts {accessTokenTtlSeconds?, maxTokensPerWindow?, windowSeconds?}: settings;
+ * - POST tokens/expire {token}: the CRM answers 401 INVALID_TOKEN for that access token from now on;
+ * - GET token-requests: the log of token-endpoint calls (secrets only as hints).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseFaultSpec } from './faults.ts';
+import { secretHint, type AccountsSettings } from './accounts.ts';
 import { PERMISSIONS, type EmulatorState, type Permission } from './state.ts';
 
 export const CONTROL_PREFIX = '/__emulator/';
@@ -56,6 +66,64 @@ const ROUTES: readonly Route[] = [
         sendJson(res, 200, { ok: true, token: grant });
       },
     },
+  },
+  {
+    pattern: /^tokens\/expire$/,
+    methods: {
+      POST: (state, { body }, res) => {
+        const input = fields(body, ['token']);
+        state.expireToken(string(input, 'token'));
+        sendJson(res, 200, { ok: true });
+      },
+    },
+  },
+  {
+    pattern: /^refresh-tokens$/,
+    methods: {
+      POST: (state, { body }, res) => {
+        const input = fields(body, ['refreshToken', 'clientId', 'clientSecret', 'scopes', 'permission']);
+        const permission = input['permission'];
+        if (permission !== undefined && !PERMISSIONS.includes(permission as Permission)) {
+          throw new ControlError(400, `'permission' must be one of ${PERMISSIONS.join(', ')}, got ${JSON.stringify(permission)}`);
+        }
+        const spec = {
+          refreshToken: string(input, 'refreshToken'),
+          clientId: string(input, 'clientId'),
+          clientSecret: string(input, 'clientSecret'),
+          scopes: strings(input, 'scopes'),
+          permission: (permission as Permission | undefined) ?? 'granted',
+        };
+        state.addRefreshToken(spec);
+        // Echoes everything but the secrets.
+        sendJson(res, 200, {
+          ok: true,
+          refreshToken: { hint: secretHint(spec.refreshToken), clientId: spec.clientId, scopes: spec.scopes, permission: spec.permission },
+        });
+      },
+    },
+  },
+  {
+    pattern: /^refresh-tokens\/revoke$/,
+    methods: {
+      POST: (state, { body }, res) => {
+        state.revokeRefreshToken(string(fields(body, ['refreshToken']), 'refreshToken'));
+        sendJson(res, 200, { ok: true });
+      },
+    },
+  },
+  {
+    pattern: /^accounts$/,
+    methods: {
+      GET: (state, _call, res) => sendJson(res, 200, state.accountsSettings),
+      POST: (state, { body }, res) => {
+        const settings = state.configureAccounts(object(body) as Partial<AccountsSettings>);
+        sendJson(res, 200, { ok: true, settings });
+      },
+    },
+  },
+  {
+    pattern: /^token-requests$/,
+    methods: { GET: (state, _call, res) => sendJson(res, 200, state.tokenRequests) },
   },
   {
     pattern: /^locks$/,
@@ -183,6 +251,16 @@ function object(body: unknown): Record<string, unknown> {
     throw new ControlError(400, `expected a JSON object body, got ${JSON.stringify(body) ?? 'nothing'}`);
   }
   return body as Record<string, unknown>;
+}
+
+/** The body as an object with only the given keys. */
+function fields(body: unknown, allowed: readonly string[]): Record<string, unknown> {
+  const input = object(body);
+  const unknown = Object.keys(input).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new ControlError(400, `unknown field '${unknown[0]}' (expected ${allowed.join(', ')})`);
+  }
+  return input;
 }
 
 function string(input: Record<string, unknown>, key: string): string {

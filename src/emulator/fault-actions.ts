@@ -1,5 +1,6 @@
 /** What each injected fault does to the request it caught. */
 import { STATUS_CODES } from 'node:http';
+import { ACCOUNTS_REFUSALS } from './accounts.ts';
 import { ANSWERS, CRM_JSON_CONTENT_TYPE, type CrmAnswer } from './answers.ts';
 import type { Exchange } from './exchange.ts';
 import type { Fault } from './faults.ts';
@@ -7,16 +8,31 @@ import type { Fault } from './faults.ts';
 const DEFAULT_RESET_AFTER_BYTES = 1024;
 const DEFAULT_RETRY_AFTER = '30';
 
-/** Applies a fault; returns true when it took over the exchange, false when normal handling continues. */
-export function applyFault(ex: Exchange, fault: Fault): boolean {
+/**
+ * Applies a fault; returns true when it took over the exchange, false when normal handling continues.
+ * On the token endpoint (`server` 'accounts') internal-error and rate-limit answer in the accounts server's
+ * JSON shape; every other kind behaves the same on both.
+ */
+export function applyFault(ex: Exchange, fault: Fault, server: 'crm' | 'accounts' = 'crm'): boolean {
   ex.delay(fault.delayMs ?? 0);
   switch (fault.kind) {
     case 'latency':
       return false;
     case 'internal-error':
-      ex.drainThen(() => ex.answerCrm(withMessage(ANSWERS.internalError, fault.message)));
+      if (server === 'accounts') {
+        const body = { error: 'internal_error', error_description: fault.message ?? 'Internal Server Error', status: 'failure' };
+        ex.drainThen(() => answerAccountsJson(ex, 500, body));
+      } else {
+        ex.drainThen(() => ex.answerCrm(withMessage(ANSWERS.internalError, fault.message)));
+      }
       return true;
     case 'rate-limit':
+      if (server === 'accounts') {
+        const { httpStatus, body } = ACCOUNTS_REFUSALS.rate_limited;
+        const described = fault.message === undefined ? body : { ...body, error_description: fault.message };
+        ex.drainThen(() => answerAccountsJson(ex, httpStatus, described));
+        return true;
+      }
       ex.drainThen(() =>
         ex.answerCrm(withMessage(ANSWERS.tooManyRequests, fault.message), {
           headers: { 'retry-after': fault.retryAfter ?? DEFAULT_RETRY_AFTER },
@@ -60,6 +76,10 @@ export function applyFault(ex: Exchange, fault: Fault): boolean {
       return true;
     }
   }
+}
+
+function answerAccountsJson(ex: Exchange, status: number, body: Record<string, string>): void {
+  ex.answer(status, JSON.stringify(body), body['error'] ?? null, { headers: { 'content-type': CRM_JSON_CONTENT_TYPE } });
 }
 
 function withMessage(answer: CrmAnswer, message: string | undefined): CrmAnswer {

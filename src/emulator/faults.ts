@@ -14,6 +14,35 @@ export const FAULT_KINDS = [
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/**
+ * Which endpoint a fault lies in wait for:
+ * - 'api' (the default when `target` is absent): CRM API requests (the photo endpoint and any other path
+ *   that is not the control API or the token endpoint), narrowed by `match`;
+ * - 'accounts': calls to the accounts server's token endpoint (POST /oauth/v2/token). `match` does not apply
+ *   there and is refused, as are kinds that only mean something for an upload (early-reject) and the
+ *   Retry-After of rate-limit (the accounts server sends none). On the token endpoint, internal-error answers
+ *   500 and rate-limit answers 400 "Access Denied", both in the accounts server's JSON shape.
+ * A fault never crosses targets: an API fault without `match` does not catch a token call, nor the reverse.
+ */
+export const FAULT_TARGETS = ['api', 'accounts'] as const;
+
+export type FaultTarget = (typeof FAULT_TARGETS)[number];
+
+/** Kinds a fault with target 'accounts' may have. */
+export const ACCOUNTS_FAULT_KINDS: readonly FaultKind[] = [
+  'latency',
+  'internal-error',
+  'rate-limit',
+  'hang',
+  'reset-mid-body',
+  'html',
+  'empty-body',
+  'respond',
+];
+
+// Fields that mean nothing on the token endpoint.
+const NOT_FOR_ACCOUNTS: readonly (keyof FaultSpec)[] = ['match', 'retryAfter'];
+
 export interface FaultMatch {
   /** Module API name, compared case-insensitively with the URL segment. */
   module?: string;
@@ -23,6 +52,8 @@ export interface FaultMatch {
 
 export interface FaultSpec {
   kind: FaultKind;
+  /** Default 'api'; see FAULT_TARGETS. */
+  target?: FaultTarget;
   /** How many requests the fault applies to; default 1, 0 = every matching request until reset. */
   times?: number;
   match?: FaultMatch;
@@ -47,7 +78,7 @@ export interface Fault extends Readonly<FaultSpec> {
   readonly remaining: number | null;
 }
 
-const COMMON_FIELDS = ['kind', 'times', 'match'] as const;
+const COMMON_FIELDS = ['kind', 'target', 'times', 'match'] as const;
 
 // Which optional fields mean something for each kind; others are refused so a typo cannot pass silently.
 const FIELDS_BY_KIND: Record<FaultKind, readonly (keyof FaultSpec)[]> = {
@@ -108,16 +139,33 @@ export function parseFaultSpec(input: unknown): FaultSpec {
     throw new TypeError(`fault field 'kind' must be one of ${FAULT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
   }
   const faultKind = kind as FaultKind;
+  const target = input['target'];
+  if (target !== undefined && (typeof target !== 'string' || !(FAULT_TARGETS as readonly string[]).includes(target))) {
+    throw new TypeError(`fault field 'target' must be one of ${FAULT_TARGETS.join(', ')}, got ${JSON.stringify(target)}`);
+  }
+  const forAccounts = target === 'accounts';
+  if (forAccounts && !ACCOUNTS_FAULT_KINDS.includes(faultKind)) {
+    throw new TypeError(
+      `fault kind '${faultKind}' does not apply to target 'accounts' (allowed: ${ACCOUNTS_FAULT_KINDS.join(', ')})`,
+    );
+  }
   const allowed = new Set<string>([...COMMON_FIELDS, ...FIELDS_BY_KIND[faultKind]]);
+  if (forAccounts) for (const field of NOT_FOR_ACCOUNTS) allowed.delete(field);
   const spec: FaultSpec = { kind: faultKind };
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined || key === 'kind') continue;
+    if (forAccounts && (NOT_FOR_ACCOUNTS as readonly string[]).includes(key)) {
+      throw new TypeError(`fault field '${key}' does not apply to target 'accounts'`);
+    }
     if (!allowed.has(key)) {
       throw new TypeError(
         `fault field '${key}' does not apply to kind '${faultKind}' (allowed: ${[...allowed].join(', ')})`,
       );
     }
     switch (key) {
+      case 'target':
+        spec.target = value as FaultTarget;
+        break;
       case 'times':
         spec.times = integerIn(key, value, 0, Number.MAX_SAFE_INTEGER);
         break;
@@ -179,9 +227,11 @@ export class FaultQueue {
     return snapshot(queued);
   }
 
-  /** Takes one use of the first fault matching the request's module and record (null when the path has none). */
-  take(module: string | null, recordId: string | null): Fault | undefined {
-    const index = this.#queue.findIndex((f) => matches(f.spec.match, module, recordId));
+  /** Takes one use of the first fault for `target` matching the request's module and record (null when the path has none). */
+  take(target: FaultTarget, module: string | null, recordId: string | null): Fault | undefined {
+    const index = this.#queue.findIndex(
+      (f) => (f.spec.target ?? 'api') === target && matches(f.spec.match, module, recordId),
+    );
     if (index === -1) return undefined;
     const queued = this.#queue[index]!;
     if (queued.remaining !== null) {

@@ -1,11 +1,24 @@
-/** The CRM emulator's HTTP server: routes control and API requests, and owns every socket it accepts. */
+/**
+ * The CRM emulator's HTTP server: routes control, token-endpoint (accounts server) and API requests, and owns
+ * every socket it accepts. Its origin is both the CRM API origin and the accounts origin.
+ */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleApiRequest } from './api.ts';
 import { handleControlRequest, isControlPath } from './control.ts';
 import { EmulatorState } from './state.ts';
+import { TOKEN_PATH } from './accounts.ts';
+import { handleTokenRequest } from './token-endpoint.ts';
 
 export { EMULATOR_TOKEN } from './state.ts';
+export {
+  DEFAULT_ACCOUNTS_SETTINGS,
+  EMULATOR_CLIENT_ID,
+  EMULATOR_CLIENT_SECRET,
+  EMULATOR_REFRESH_TOKEN,
+  EMULATOR_REFRESH_TOKEN_SCOPES,
+  TOKEN_PATH,
+} from './accounts.ts';
 
 export interface CrmEmulatorOptions {
   /** 0 (the default) picks a free ephemeral port. */
@@ -19,6 +32,8 @@ export interface CrmEmulatorOptions {
 export interface CrmEmulator {
   /** e.g. http://127.0.0.1:54321 */
   readonly origin: string;
+  /** The accounts server's origin (POST {accountsOrigin}/oauth/v2/token): the same as `origin`. */
+  readonly accountsOrigin: string;
   readonly state: EmulatorState;
   /** Stops listening and destroys every open socket, including requests held by a hang fault. */
   close(): Promise<void>;
@@ -33,10 +48,12 @@ export async function startCrmEmulator(options: CrmEmulatorOptions = {}): Promis
   const state = new EmulatorState({ customModules: options.customModules ?? [] });
   // Each open socket with a promise of its 'close', so close() can wait until every request saw it.
   const sockets = new Map<Socket, Promise<void>>();
+  let origin = ''; // set once listening, before any request can arrive
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (isControlPath(path)) handleControlRequest(state, req, res);
+    else if (path === TOKEN_PATH) handleTokenRequest(state, origin, req, res);
     else handleApiRequest(state, req, res);
   });
   server.on('connection', (socket: Socket) => {
@@ -63,11 +80,12 @@ export async function startCrmEmulator(options: CrmEmulatorOptions = {}): Promis
 
   const address = server.address() as AddressInfo;
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const origin = `http://${hostPart}:${address.port}`;
+  origin = `http://${hostPart}:${address.port}`;
 
   let closing: Promise<void> | undefined;
   return {
     origin,
+    accountsOrigin: origin,
     state,
     close() {
       closing ??= (async () => {

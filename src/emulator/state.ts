@@ -1,4 +1,13 @@
-/** Everything the emulator remembers: tokens, records, locks, photos, faults and the request log. */
+/** Everything the emulator remembers: tokens, records, locks, photos, faults, the request log and the accounts server. */
+import {
+  ACCOUNTS_REFUSALS,
+  Accounts,
+  secretHint,
+  type AccountsSettings,
+  type RefreshTokenSpec,
+  type TokenRequestLogEntry,
+  type TokenRequestParams,
+} from './accounts.ts';
 import { FaultQueue, type Fault, type FaultSpec } from './faults.ts';
 import { resolveModule, STANDARD_MODULES, validateCustomModules, type ModuleResolution } from './modules.ts';
 
@@ -10,8 +19,19 @@ export const SEEDED_RECORD_IDS: readonly string[] = Array.from({ length: 10 }, (
 // Bounds the log so a long-running emulator does not grow without end; tests stay far below it.
 export const MAX_LOGGED_REQUESTS = 10_000;
 
-export type Permission = 'granted' | 'no-permission' | 'no-privilege';
-export const PERMISSIONS: readonly Permission[] = ['granted', 'no-permission', 'no-privilege'];
+import { PERMISSIONS, type Permission } from './permissions.ts';
+
+export { PERMISSIONS, type Permission };
+export {
+  EMULATOR_CLIENT_ID,
+  EMULATOR_CLIENT_SECRET,
+  EMULATOR_REFRESH_TOKEN,
+  type AccountsSettings,
+  type RefreshTokenSpec,
+  type TokenOutcome,
+  type TokenRequestLogEntry,
+  type TokenRequestParams,
+} from './accounts.ts';
 
 export interface TokenSpec {
   token: string;
@@ -71,6 +91,22 @@ export type NewRequest = Pick<
   'method' | 'path' | 'query' | 'authorization' | 'contentType' | 'transferEncoding' | 'contentLength'
 >;
 
+/** What the token endpoint answers for one call: HTTP status and JSON body. */
+export interface TokenEndpointAnswer {
+  readonly httpStatus: number;
+  readonly body: Readonly<Record<string, string | number>>;
+  readonly outcome: TokenRequestLogEntry['outcome'];
+}
+
+export interface TokenCallContext {
+  /** The `api_domain` to name in a success answer: the emulator's own origin. */
+  apiDomain: string;
+  /** HTTP method, for the token log; default POST. */
+  method?: string;
+  /** Kind of an injected fault that let the call through (latency), for the token log. */
+  fault?: string | null;
+}
+
 export interface EmulatorStateOptions {
   customModules?: readonly string[];
 }
@@ -81,6 +117,9 @@ export class EmulatorState {
   /** API names of the configured custom modules. */
   readonly customModules: readonly string[];
   #tokens = new Map<string, TokenGrant>();
+  /** Expiry (epoch ms) of tokens that expire: minted ones, and any expired through expireToken(). */
+  #expiries = new Map<string, number>();
+  #accounts = new Accounts();
   #locks = new Set<string>();
   #photos = new Map<string, StoredPhoto>();
   #faults = new FaultQueue();
@@ -102,9 +141,14 @@ export class EmulatorState {
     return this.#requests;
   }
 
-  /** Back to the seed: only the demo token, no locks, photos, faults or logged requests. */
+  /**
+   * Back to the seed: only the demo token, the emulator OAuth client and its refresh token, default accounts
+   * settings; no locks, photos, faults, minted tokens or logged requests.
+   */
   reset(): void {
     this.#tokens = new Map([[SEEDED_TOKEN.token, SEEDED_TOKEN]]);
+    this.#expiries.clear();
+    this.#accounts.reset();
     this.#locks.clear();
     this.#photos.clear();
     this.#faults.clear();
@@ -124,11 +168,110 @@ export class EmulatorState {
     }
     const grant: TokenGrant = { token: spec.token, scopes: Object.freeze([...spec.scopes]), permission };
     this.#tokens.set(grant.token, grant);
+    this.#expiries.delete(grant.token); // an added token does not expire
     return grant;
   }
 
+  /** The grant of a token the CRM accepts now; undefined for an unknown or expired one. */
   token(token: string): TokenGrant | undefined {
+    const expiresAt = this.#expiries.get(token);
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return undefined;
     return this.#tokens.get(token);
+  }
+
+  /** When a token stops being accepted (epoch ms); undefined for a token that does not expire or is unknown. */
+  tokenExpiresAt(token: string): number | undefined {
+    return this.#tokens.has(token) ? this.#expiries.get(token) : undefined;
+  }
+
+  /** Expires a token now (the CRM answers 401 INVALID_TOKEN for it); throws for an unknown or expired one. */
+  expireToken(token: string): void {
+    if (typeof token !== 'string' || this.token(token) === undefined) {
+      throw new RangeError(`no live token ${JSON.stringify(secretHint(typeof token === 'string' ? token : String(token)))}`);
+    }
+    this.#expiries.set(token, Date.now());
+  }
+
+  // ---- the accounts server ----
+
+  get accountsSettings(): AccountsSettings {
+    return this.#accounts.settings;
+  }
+
+  /** Changes some accounts settings (TTL, minting limit, window); returns all of them. */
+  configureAccounts(changes: Partial<AccountsSettings>): AccountsSettings {
+    return this.#accounts.configure(changes);
+  }
+
+  /** Adds an OAuth client (or reuses one with the same secret) with a refresh token. */
+  addRefreshToken(spec: RefreshTokenSpec): void {
+    this.#accounts.addRefreshToken(spec);
+  }
+
+  /** The refresh token answers invalid_code from now on; tokens it minted live until they expire. */
+  revokeRefreshToken(refreshToken: string): void {
+    this.#accounts.revokeRefreshToken(refreshToken);
+  }
+
+  /**
+   * The token endpoint in process: decides a refresh grant, registers a minted token as a CRM token that
+   * expires after the TTL, logs the call, and returns the answer the HTTP endpoint sends.
+   */
+  requestAccessToken(params: TokenRequestParams, context: TokenCallContext): TokenEndpointAnswer {
+    const now = Date.now();
+    const result = this.#accounts.grant(params, now);
+    let answer: TokenEndpointAnswer;
+    let accessTokenHint: string | null = null;
+    if (result.outcome === 'issued') {
+      const { minted } = result;
+      this.#dropExpiredTokens(now);
+      this.#tokens.set(minted.token, { token: minted.token, scopes: minted.scopes, permission: minted.permission });
+      this.#expiries.set(minted.token, now + minted.expiresInSeconds * 1000);
+      accessTokenHint = secretHint(minted.token, 9);
+      answer = {
+        httpStatus: 200,
+        body: { access_token: minted.token, api_domain: context.apiDomain, token_type: 'Bearer', expires_in: minted.expiresInSeconds },
+        outcome: 'issued',
+      };
+    } else {
+      const refusal = ACCOUNTS_REFUSALS[result.outcome];
+      answer = { httpStatus: refusal.httpStatus, body: refusal.body, outcome: result.outcome };
+    }
+    this.logTokenRequest(context.method ?? 'POST', params, answer.outcome, context.fault ?? null, accessTokenHint);
+    return answer;
+  }
+
+  /** Appends a token-endpoint call to the token log, with its secrets reduced to hints. */
+  logTokenRequest(
+    method: string,
+    params: TokenRequestParams,
+    outcome: TokenRequestLogEntry['outcome'],
+    fault: string | null = null,
+    accessTokenHint: string | null = null,
+  ): TokenRequestLogEntry {
+    return this.#accounts.logTokenRequest({
+      method,
+      grantType: params.grantType,
+      clientId: params.clientId,
+      refreshTokenHint: secretHint(params.refreshToken),
+      outcome,
+      accessTokenHint,
+      fault,
+    });
+  }
+
+  /** Every token-endpoint call in arrival order. */
+  get tokenRequests(): readonly TokenRequestLogEntry[] {
+    return this.#accounts.tokenRequests;
+  }
+
+  #dropExpiredTokens(now: number): void {
+    for (const [token, expiresAt] of this.#expiries) {
+      if (expiresAt <= now) {
+        this.#expiries.delete(token);
+        this.#tokens.delete(token);
+      }
+    }
   }
 
   resolveModule(segment: string): ModuleResolution {
@@ -156,9 +299,14 @@ export class EmulatorState {
     return this.#faults.add(spec);
   }
 
-  /** Consumes one use of the first fault matching this request (module/record null when the path has none). */
+  /** Consumes one use of the first API fault matching this request (module/record null when the path has none). */
   takeFault(module: string | null, recordId: string | null): Fault | undefined {
-    return this.#faults.take(module, recordId);
+    return this.#faults.take('api', module, recordId);
+  }
+
+  /** Consumes one use of the first fault with target 'accounts' (for a token-endpoint call). */
+  takeTokenEndpointFault(): Fault | undefined {
+    return this.#faults.take('accounts', null, null);
   }
 
   get faults(): Fault[] {

@@ -161,6 +161,17 @@ export class RecordPhotoService {
     switch (reply.kind) {
       case 'source-failed':
         throw reply.error;
+      case 'queue-refused':
+        return {
+          ok: false,
+          failure: {
+            kind: 'rate-limited',
+            code: 'TOO_MANY_REQUESTS',
+            message: `The gateway is at its limit of concurrent uploads to the CRM: ${reply.detail}.`,
+            resolution: resolutionFor('TOO_MANY_REQUESTS', moduleApiName),
+            retryAfterSeconds: reply.retryAfterSeconds,
+          },
+        };
       case 'transport-failed': {
         const { code, message } = TRANSPORT[reply.failure];
         return {

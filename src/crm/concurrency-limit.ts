@@ -1,0 +1,81 @@
+export type QueueRefusal = 'queue-full' | 'queue-timeout';
+
+export class QueueRefusedError extends Error {
+  override name = 'QueueRefusedError';
+  readonly refusal: QueueRefusal;
+  constructor(refusal: QueueRefusal, message: string) {
+    super(message);
+    this.refusal = refusal;
+  }
+}
+
+interface Waiter {
+  resolve: (release: () => void) => void;
+  reject: (error: QueueRefusedError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * At most `max` holders at once; up to `maxQueue` more wait (each at most `timeoutMs`), the rest are
+ * refused at once. The CRM limits concurrent calls per organisation; this keeps us under it.
+ */
+export class ConcurrencyLimit {
+  readonly #max: number;
+  readonly #maxQueue: number;
+  readonly #timeoutMs: number;
+  readonly #queue: Waiter[] = [];
+  #active = 0;
+
+  constructor(options: { max: number; maxQueue: number; timeoutMs: number }) {
+    this.#max = options.max;
+    this.#maxQueue = options.maxQueue;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Resolves with a release function, called exactly once by the holder when done. */
+  acquire(): Promise<() => void> {
+    if (this.#active < this.#max) {
+      this.#active++;
+      return Promise.resolve(this.#releaser());
+    }
+    if (this.#queue.length >= this.#maxQueue) {
+      return Promise.reject(
+        new QueueRefusedError('queue-full', `${this.#active} uploads are in flight to the CRM and ${this.#queue.length} are waiting`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#queue.splice(this.#queue.indexOf(waiter), 1);
+          reject(new QueueRefusedError('queue-timeout', `no slot to the CRM freed up within ${this.#timeoutMs} ms`));
+        }, this.#timeoutMs),
+      };
+      this.#queue.push(waiter);
+    });
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#queue.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        next.resolve(this.#releaser()); // the slot passes straight to the next waiter
+      } else {
+        this.#active--;
+      }
+    };
+  }
+}
