@@ -34,6 +34,8 @@ export interface GatewayConfig {
   serviceCredentials: ServiceCredentialsSettings | null;
   /** Keys callers must present (x-api-key or Authorization: Bearer); required in service mode. */
   apiKeys: string[];
+  /** On SIGTERM, how long in-flight uploads may take to finish before connections are cut. */
+  shutdownGraceMs: number;
 }
 
 /** A start-up refusal: names the variable and what is wrong with it. */
@@ -175,6 +177,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: value(env, 'HOST') ?? '0.0.0.0',
     corsOrigins: corsOrigins(env),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     serviceCredentials: credentials,
     apiKeys: keys,
     crm: {

@@ -63,11 +63,13 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 
   let stopping = false;
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    await gateway.close();
+    console.log(`${signal}: no new connections; uploads in flight have ${config.shutdownGraceMs} ms to finish`);
+    await gateway.close({ graceMs: config.shutdownGraceMs });
     await emulator?.close();
+    console.log('Stopped.');
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -19,7 +19,8 @@ import { useStreamingMultipart, type NodeServerContext } from './upload/multipar
 export interface Gateway {
   readonly url: string;
   readonly server: Server;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets requests in flight finish for up to `graceMs`, then cuts the rest. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 export interface GatewayDependencies {
@@ -103,11 +104,18 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
   return {
     url: `http://${host}:${port}/graphql`,
     server,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+    async close({ graceMs = 0 } = {}) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Connections that finish their request while we wait would otherwise idle in keep-alive.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      try {
+        await closed;
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(cut);
+      }
       await handler.close();
     },
   };
