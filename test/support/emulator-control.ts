@@ -32,6 +32,19 @@ export class EmulatorControl {
   async addFault(fault: FaultSpec): Promise<void> {
     await this.#call('POST', 'faults', fault);
   }
+  async accounts(settings: { accessTokenTtlSeconds?: number; maxTokensPerWindow?: number; windowSeconds?: number }) {
+    await this.#call('POST', 'accounts', settings);
+  }
+  async revokeRefreshToken(refreshToken: string): Promise<void> {
+    await this.#call('POST', 'refresh-tokens/revoke', { refreshToken });
+  }
+  async expireToken(token: string): Promise<void> {
+    await this.#call('POST', 'tokens/expire', { token });
+  }
+  /** Calls to the accounts server's token endpoint (secrets only as hints). */
+  async tokenRequests(): Promise<{ outcome: string }[]> {
+    return (await (await this.#call('GET', 'token-requests')).json()) as { outcome: string }[];
+  }
   async requests(): Promise<RequestLogEntry[]> {
     return (await (await this.#call('GET', 'requests')).json()) as RequestLogEntry[];
   }

@@ -62,9 +62,7 @@ export interface RawPostOptions {
 /** POSTs with node:http, so a test controls every header and when each byte leaves. */
 export function postRaw(url: string, options: RawPostOptions): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, {
-      method: 'POST',
-      headers: {
+    const headers: Record<string, string> = {
         'content-type': options.contentType ?? `multipart/form-data; boundary=${BOUNDARY}`,
         authorization: 'Zoho-oauthtoken emulator-token',
         ...(options.preflightHeader === false ? {} : { 'apollo-require-preflight': 'true' }),
@@ -72,8 +70,10 @@ export function postRaw(url: string, options: RawPostOptions): Promise<RawRespon
         accept: 'application/graphql-response+json,application/json;q=0.9',
         ...(options.body ? { 'content-length': String(options.body.length) } : {}),
         ...options.headers,
-      },
-    });
+    };
+    // an empty value in options.headers removes that header
+    for (const [name, value] of Object.entries(headers)) if (value === '') delete headers[name];
+    const request = httpRequest(url, { method: 'POST', headers });
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../src/emulator/accounts.ts';
+import { png } from '../fixtures/images.ts';
+import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+
+const API_KEY = 'service-caller-key-0123456789';
+const SERVICE_ENV = {
+  ZOHO_CLIENT_ID: EMULATOR_CLIENT_ID,
+  ZOHO_CLIENT_SECRET: EMULATOR_CLIENT_SECRET,
+  ZOHO_REFRESH_TOKEN: EMULATOR_REFRESH_TOKEN,
+  GATEWAY_API_KEYS: API_KEY,
+};
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+async function serviceStack(env: Record<string, string> = {}) {
+  stack = await startStack({ ...SERVICE_ENV, ...env });
+  return stack;
+}
+
+function upload(target: Stack, headers: Record<string, string> = { 'x-api-key': API_KEY }, recordId = '1000000000001') {
+  const body = multipartBody([...uploadParts({ recordId }), { name: '0', filename: 'a.png', contentType: 'image/png', data: png(6, 6) }]);
+  // no caller CRM token: in service mode the gateway brings its own
+  return postRaw(target.url, { body, headers: { authorization: '', ...headers } });
+}
+
+const typename = (response: Awaited<ReturnType<typeof upload>>) => response.json?.data?.uploadRecordPhoto?.__typename;
+
+describe('service mode', () => {
+  it('mints a token from the refresh token and uploads with it', async () => {
+    const target = await serviceStack();
+    const response = await upload(target);
+    expect(typename(response)).toBe('UploadRecordPhotoSuccess');
+    const [request] = await target.crm.requests();
+    expect(request?.authorization).toMatch(/^Zoho-oauthtoken 1000\.\w+$/);
+    expect(request?.authorization).not.toContain('emulator-token');
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued']);
+  });
+
+  it('takes the API key as Authorization: Bearer too, and reuses the cached token', async () => {
+    const target = await serviceStack();
+    expect(typename(await upload(target, { authorization: `Bearer ${API_KEY}` }))).toBe('UploadRecordPhotoSuccess');
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    expect(await target.crm.tokenRequests()).toHaveLength(1);
+  });
+
+  it.each([
+    ['no API key', {}],
+    ['a wrong API key', { 'x-api-key': 'service-caller-key-0123456780' }],
+    ['a CRM token instead of a key', { authorization: 'Zoho-oauthtoken emulator-token' }],
+  ])('refuses %s with 401, before any CRM or token call', async (_name, headers) => {
+    const target = await serviceStack();
+    const response = await upload(target, headers);
+    expect(response.status).toBe(401);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await target.crm.requests()).toEqual([]);
+    expect(await target.crm.tokenRequests()).toEqual([]);
+  });
+
+  it('refreshes once for 100 concurrent uploads at expiry', async () => {
+    const target = await serviceStack({ CRM_MAX_QUEUE: '200' });
+    await target.crm.accounts({ accessTokenTtlSeconds: 2 });
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => upload(target, undefined, String(1_000_000_000_001 + (i % 10)))));
+    expect(results.map(typename).every((t) => t === 'UploadRecordPhotoSuccess')).toBe(true);
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'issued']);
+  });
+
+  it('a refused refresh answers AuthenticationError and backs off before trying again', async () => {
+    const target = await serviceStack();
+    await target.crm.revokeRefreshToken(EMULATOR_REFRESH_TOKEN);
+    const first = await upload(target);
+    expect(first.json?.data?.uploadRecordPhoto).toMatchObject({
+      __typename: 'AuthenticationError',
+      code: 'AUTHENTICATION_FAILURE',
+      message: expect.stringContaining('invalid_code'),
+    });
+    expect(typename(await upload(target))).toBe('AuthenticationError');
+    // the second upload came inside the back-off window: no second call to the accounts server
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['invalid_code']);
+    expect(await target.crm.requests()).toEqual([]);
+    expect(JSON.stringify(first.json)).not.toContain(EMULATOR_REFRESH_TOKEN);
+    expect(JSON.stringify(first.json)).not.toContain(EMULATOR_CLIENT_SECRET);
+  });
+
+  it('the CRM answering INVALID_TOKEN drops the cached token, so the next upload refreshes', async () => {
+    const target = await serviceStack();
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    const token = (await target.crm.requests())[0]!.authorization!.replace('Zoho-oauthtoken ', '');
+    await target.crm.expireToken(token);
+    expect((await upload(target)).json?.data?.uploadRecordPhoto).toMatchObject({ __typename: 'AuthenticationError', code: 'INVALID_TOKEN' });
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'issued']);
+  });
+
+  it('the accounts server refusing to mint more tokens is an AuthenticationError', async () => {
+    const target = await serviceStack();
+    await target.crm.accounts({ maxTokensPerWindow: 0 });
+    expect((await upload(target)).json?.data?.uploadRecordPhoto).toMatchObject({
+      __typename: 'AuthenticationError',
+      code: 'AUTHENTICATION_FAILURE',
+      message: expect.stringContaining('too many requests'),
+    });
+  });
+});
