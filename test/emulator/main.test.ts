@@ -1,7 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { control, upload, waitFor } from './helpers.ts';
+import { request } from 'undici';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../src/emulator/server.ts';
+import { agent, control, upload, waitFor } from './helpers.ts';
 
 const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/emulator/main.ts', import.meta.url));
@@ -34,12 +36,32 @@ describe('node src/emulator/main.ts', () => {
       await waitFor(() => run.stdout().includes('Custom modules:'), 2000, 'the whole banner');
       expect(run.stdout()).toContain('Demo token: emulator-token (send "Authorization: Zoho-oauthtoken emulator-token")');
       expect(run.stdout()).toContain('Custom modules: Vehicles, Site_Visits');
+      expect(run.stdout()).toContain(
+        `Accounts server: POST ${origin}/oauth/v2/token, OAuth client emulator-client, refresh token emul… (EMULATOR_CLIENT_SECRET and EMULATOR_REFRESH_TOKEN in src/emulator/accounts.ts)`,
+      );
       expect((await upload(origin, { module: 'Site_Visits' })).json).toMatchObject({ code: 'SUCCESS' });
       const log = (await control(origin, 'GET', 'requests')).json as { path: string; status: number }[];
       expect(log).toEqual([expect.objectContaining({ path: '/crm/v7/Site_Visits/1000000000001/photo', status: 200 })]);
+      const minted = await request(`${origin}/oauth/v2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: EMULATOR_CLIENT_ID,
+          client_secret: EMULATOR_CLIENT_SECRET,
+          refresh_token: EMULATOR_REFRESH_TOKEN,
+        }).toString(),
+        dispatcher: agent,
+      });
+      const { access_token: accessToken } = (await minted.body.json()) as { access_token: string };
+      expect((await upload(origin, { authorization: `Zoho-oauthtoken ${accessToken}` })).status).toBe(200);
       run.child.kill('SIGTERM');
       expect(await run.exit).toEqual({ code: 0, signal: null });
       expect(run.stderr()).toBe('');
+      // Secrets stay out of the output, even after a token was minted.
+      for (const secret of [EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN, accessToken]) {
+        expect(run.stdout()).not.toContain(secret);
+      }
     } finally {
       run.child.kill('SIGKILL');
     }
