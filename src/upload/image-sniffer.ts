@@ -172,13 +172,21 @@ const BMP_DIB_SIZE_OFFSET = 14;
 const BMP_WIDTH_OFFSET = 18;
 const BMP_CORE_HEADER_SIZE = 12;
 const BMP_INFO_HEADER_MIN_SIZE = 40;
+const BMP_V5_HEADER_SIZE = 124; // the largest DIB header any writer produces
+
+/** Every BMP has exactly one colour plane: a cheap check that "BM" at the start is not a coincidence. */
+function bmpPlanes(head: Uint8Array, offset: number, complete: boolean): SniffResult | null {
+  if (head.length < offset + 2) return waitOr(complete, 'truncated BMP header');
+  const planes = u16le(head, offset);
+  return planes === 1 ? null : unsupported(`BMP colour planes is ${planes}, not 1`);
+}
 
 function parseBmp(head: Uint8Array, complete: boolean): SniffResult {
   if (head.length < BMP_DIB_SIZE_OFFSET + 4) return waitOr(complete, 'truncated BMP header');
   const dibSize = u32le(head, BMP_DIB_SIZE_OFFSET);
   if (dibSize === BMP_CORE_HEADER_SIZE) return parseBmpCoreHeader(head, complete);
-  if (dibSize >= BMP_INFO_HEADER_MIN_SIZE) return parseBmpInfoHeader(head, complete);
-  return unsupported(`BMP header size ${dibSize} is not supported (expected 12, or 40 or more)`);
+  if (dibSize >= BMP_INFO_HEADER_MIN_SIZE && dibSize <= BMP_V5_HEADER_SIZE) return parseBmpInfoHeader(head, complete);
+  return unsupported(`BMP header size ${dibSize} is not supported (expected 12, or 40 to 124)`);
 }
 
 /** BITMAPCOREHEADER (OS/2 1.x): unsigned 16-bit width and height, always bottom-up. */
@@ -188,7 +196,7 @@ function parseBmpCoreHeader(head: Uint8Array, complete: boolean): SniffResult {
   const height = u16le(head, BMP_WIDTH_OFFSET + 2);
   if (width === 0) return unsupported('BMP width is zero');
   if (height === 0) return unsupported('BMP height is zero');
-  return image('BMP', width, height);
+  return bmpPlanes(head, BMP_WIDTH_OFFSET + 4, complete) ?? image('BMP', width, height);
 }
 
 /** BITMAPINFOHEADER and its successors: signed 32-bit width and height; a negative height means top-down rows. */
@@ -201,7 +209,7 @@ function parseBmpInfoHeader(head: Uint8Array, complete: boolean): SniffResult {
   if (height === 0) return unsupported('BMP height is zero');
   // -2^31 has no positive counterpart in a signed 32-bit Int.
   if (height === -MAX_INT32 - 1) return unsupported(`BMP height ${height} is out of range`);
-  return image('BMP', width, Math.abs(height));
+  return bmpPlanes(head, BMP_WIDTH_OFFSET + 8, complete) ?? image('BMP', width, Math.abs(height));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -478,21 +478,32 @@ describe('sniffImage: BMP', () => {
     expect(sniff(core)).toEqual(unsupported('BMP height is zero'));
   });
 
-  it('accepts every info header size from 40 up, V4 and V5 included', () => {
-    for (const size of [40, 52, 56, 64, 108, 124, 2 ** 32 - 1]) {
+  it('accepts every info header size from 40 to 124, V4 and V5 included', () => {
+    for (const size of [40, 52, 56, 64, 108, 124]) {
       const file = Buffer.from(bmp(9, 4));
       file.writeUInt32LE(size, 14);
       expect(sniff(file)).toEqual(imageOf('BMP', 9, 4));
     }
   });
 
-  it('needs exactly the first 26 bytes, or 22 with a core header', () => {
+  it('needs exactly the first 28 bytes (through the colour planes), or 24 with a core header', () => {
     const info = bmp(13, 7);
-    expect(sniff(info.subarray(0, 25), false)).toEqual(NEED_MORE);
-    expect(sniff(info.subarray(0, 26), false)).toEqual(imageOf('BMP', 13, 7));
+    expect(sniff(info.subarray(0, 27), false)).toEqual(NEED_MORE);
+    expect(sniff(info.subarray(0, 28), false)).toEqual(imageOf('BMP', 13, 7));
     const core = bmp(13, 7, { coreHeader: true });
-    expect(sniff(core.subarray(0, 21), false)).toEqual(NEED_MORE);
-    expect(sniff(core.subarray(0, 22), false)).toEqual(imageOf('BMP', 13, 7));
+    expect(sniff(core.subarray(0, 23), false)).toEqual(NEED_MORE);
+    expect(sniff(core.subarray(0, 24), false)).toEqual(imageOf('BMP', 13, 7));
+  });
+
+  it('rejects a header whose colour planes is not 1: "BM" at the start of a text is no bitmap', () => {
+    const file = Buffer.from(bmp(9, 4));
+    file.writeUInt16LE(0, 26);
+    expect(sniff(file)).toEqual(unsupported('BMP colour planes is 0, not 1'));
+    const text = textFile('BM this text starts like a bitmap but it is not one at all');
+    expect(sniff(text).status).toBe('unsupported');
+    const core = Buffer.from(bmp(9, 4, { coreHeader: true }));
+    core.writeUInt16LE(8, 22);
+    expect(sniff(core)).toEqual(unsupported('BMP colour planes is 8, not 1'));
   });
 
   it('rejects zero and negative widths, zero height and a height of -2^31', () => {
@@ -504,10 +515,10 @@ describe('sniffImage: BMP', () => {
     expect(sniff(setBmpDimensions(file, 13, -(2 ** 31)))).toEqual(unsupported('BMP height -2147483648 is out of range'));
   });
 
-  it.each([0, 1, 13, 16, 39])('rejects DIB header size %i (neither 12 nor at least 40)', (size) => {
+  it.each([0, 1, 13, 16, 39, 125, 2 ** 32 - 1])('rejects DIB header size %i (neither 12 nor 40 to 124)', (size) => {
     const file = Buffer.from(bmp(9, 4));
     file.writeUInt32LE(size, 14);
-    expect(sniff(file)).toEqual(unsupported(`BMP header size ${size} is not supported (expected 12, or 40 or more)`));
+    expect(sniff(file)).toEqual(unsupported(`BMP header size ${size} is not supported (expected 12, or 40 to 124)`));
   });
 });
 
@@ -557,11 +568,11 @@ describe('sniffImage: other files', () => {
 const DECISIVE_FIXTURES: readonly { name: string; file: Uint8Array; decisive: number; truncated: string; answer: SniffResult }[] = [
   { name: 'PNG', file: png(640, 480), decisive: 24, truncated: 'truncated PNG header', answer: imageOf('PNG', 640, 480) },
   { name: 'GIF', file: gif(640, 480), decisive: 10, truncated: 'truncated GIF header', answer: imageOf('GIF', 640, 480) },
-  { name: 'BMP', file: bmp(64, 48), decisive: 26, truncated: 'truncated BMP header', answer: imageOf('BMP', 64, 48) },
+  { name: 'BMP', file: bmp(64, 48), decisive: 28, truncated: 'truncated BMP header', answer: imageOf('BMP', 64, 48) },
   {
     name: 'BMP core header',
     file: bmp(64, 48, { coreHeader: true }),
-    decisive: 22,
+    decisive: 24,
     truncated: 'truncated BMP header',
     answer: imageOf('BMP', 64, 48),
   },
