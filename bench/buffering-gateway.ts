@@ -1,0 +1,67 @@
+/**
+ * The naive baseline: a graphql-yoga server with Yoga's built-in multipart parsing (every file is read whole into
+ * a `File` before the resolver runs) that forwards the file to the sink with Yoga's own fetch + FormData.
+ * It accepts the same GraphQL multipart request as the real gateway. Forked by run.ts with SINK_ORIGIN.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSchema, createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { CRM_PATH } from './bodies.ts';
+import { announce, exitWithParent } from './ipc.ts';
+
+exitWithParent();
+const sinkOrigin = process.env.SINK_ORIGIN;
+if (!sinkOrigin) throw new Error('SINK_ORIGIN is not set');
+
+const typeDefs = /* GraphQL */ `
+  scalar Upload
+  enum CrmModule { LEADS CONTACTS ACCOUNTS }
+  interface CrmError { code: String! message: String! }
+  type CrmServiceError implements CrmError { code: String! message: String! }
+  type UploadedPhoto { filename: String! byteSize: Int! }
+  type UploadRecordPhotoSuccess { message: String! photo: UploadedPhoto! }
+  union UploadRecordPhotoResult = UploadRecordPhotoSuccess | CrmServiceError
+  type Query { health: Boolean! }
+  type Mutation { uploadRecordPhoto(module: CrmModule!, recordId: ID!, file: Upload!): UploadRecordPhotoResult! }
+`;
+
+type Result =
+  | { __typename: 'UploadRecordPhotoSuccess'; message: string; photo: { filename: string; byteSize: number } }
+  | { __typename: 'CrmServiceError'; code: string; message: string };
+
+const yoga = createYoga({
+  landingPage: false,
+  graphiql: false,
+  schema: createSchema<YogaInitialContext>({
+    typeDefs,
+    resolvers: {
+      Query: { health: () => true },
+      UploadRecordPhotoResult: { __resolveType: (result: Result) => result.__typename },
+      Mutation: {
+        uploadRecordPhoto: async (_root: unknown, args: { file: File }, context: YogaInitialContext): Promise<Result> => {
+          const { fetch, FormData } = yoga.fetchAPI;
+          const form = new FormData();
+          form.set('file', args.file, args.file.name);
+          const response = await fetch(`${sinkOrigin}${CRM_PATH}`, {
+            method: 'POST',
+            body: form,
+            headers: { authorization: context.request.headers.get('authorization') ?? '' },
+          });
+          const answer = (await response.json()) as { code?: string; message?: string };
+          if (answer.code !== 'SUCCESS') {
+            return { __typename: 'CrmServiceError', code: answer.code ?? 'UNEXPECTED_RESPONSE', message: answer.message ?? '' };
+          }
+          return {
+            __typename: 'UploadRecordPhotoSuccess',
+            message: answer.message ?? '',
+            photo: { filename: args.file.name, byteSize: args.file.size },
+          };
+        },
+      },
+    },
+  }),
+});
+
+const server = createServer(yoga);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => announce('ready', { port: (server.address() as AddressInfo).port }));

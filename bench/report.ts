@@ -1,0 +1,179 @@
+/** The one results table, the targets with PASS/MISS, and RESULTS.md around them. */
+import type { CellOutcome, PathKind } from './cells.ts';
+import { machineLines, type Machine } from './machine.ts';
+import type { Settings } from './settings.ts';
+import { MiB } from './settings.ts';
+import { ratio, sig, sizeLabel } from './stats.ts';
+
+export interface Report {
+  machine: Machine;
+  settings: Settings;
+  cells: CellOutcome[];
+  durationS: number;
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  /** null: the run did not measure it. */
+  pass: boolean | null;
+}
+
+const PATH_ORDER: PathKind[] = ['gateway', 'direct', 'raw', 'buffering'];
+const ROW_LABELS: Record<PathKind, string> = {
+  gateway: 'gateway',
+  direct: 'direct to sink',
+  raw: 'raw proxy',
+  buffering: 'buffering baseline',
+};
+
+function find(cells: CellOutcome[], path: PathKind, size: number, concurrency: number, memoryRun = false): CellOutcome | undefined {
+  return cells.find((c) => c.path === path && c.size === size && c.concurrency === concurrency && c.memoryRun === memoryRun);
+}
+
+function times(value: number): string {
+  return Number.isFinite(value) ? `×${value.toFixed(2)}` : '—';
+}
+
+function row(cell: CellOutcome, cells: CellOutcome[]): string {
+  const direct = cell.path === 'direct' ? undefined : find(cells, 'direct', cell.size, cell.concurrency);
+  const vsDirect = direct
+    ? [ratio(cell.uploadsPerS, direct.uploadsPerS), ratio(cell.p50Ms, direct.p50Ms), ratio(cell.p99Ms, direct.p99Ms)].map(times).join(' · ')
+    : '—';
+  const cpu = [cell.cpu.load, cell.cpu.server ?? Number.NaN, cell.cpu.sink].map((v) => (Number.isFinite(v) ? v.toFixed(2) : '—')).join(' · ');
+  const label = `${ROW_LABELS[cell.path]}${cell.memoryRun ? ' (memory run)' : ''}`;
+  return [
+    sizeLabel(cell.size),
+    String(cell.concurrency),
+    label,
+    cell.windowS.toFixed(1),
+    sig(cell.uploadsPerS),
+    `${sig(cell.p50Ms)} · ${sig(cell.p99Ms)}`,
+    vsDirect,
+    cpu,
+    cell.serverCpuPerGB === null ? '—' : sig(cell.serverCpuPerGB),
+    cell.rssGrowth === null ? '—' : `+${(cell.rssGrowth / MiB).toFixed(1)}`,
+    cell.firstByte ? `${sig(cell.firstByte.p50)} · ${sig(cell.firstByte.p99)}` : '—',
+  ].join(' | ');
+}
+
+export function renderTable(cells: CellOutcome[]): string {
+  const header = [
+    'file',
+    'conc.',
+    'path',
+    'window s',
+    'uploads/s',
+    'latency p50 · p99 ms',
+    '÷ direct: uploads/s · p50 · p99',
+    'CPU s: load gen · server · sink',
+    'server CPU s/GB',
+    'server RSS growth MiB',
+    'CRM first byte p50 · p99 ms',
+  ];
+  const sorted = [...cells].sort(
+    (a, b) =>
+      Number(a.memoryRun) - Number(b.memoryRun) ||
+      a.size - b.size ||
+      a.concurrency - b.concurrency ||
+      PATH_ORDER.indexOf(a.path) - PATH_ORDER.indexOf(b.path),
+  );
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 3 ? ':--' : '--:')).join('|')}|`,
+    ...sorted.map((cell) => `| ${row(cell, cells)} |`),
+  ].join('\n');
+}
+
+function cpuPerGB(cells: CellOutcome[], path: PathKind, size: number): number {
+  const matching = cells.filter((c) => c.path === path && c.size === size && !c.memoryRun && c.cpu.server !== null);
+  const cpu = matching.reduce((sum, c) => sum + (c.cpu.server ?? 0), 0);
+  const gb = matching.reduce((sum, c) => sum + (c.completed * c.size) / 1e9, 0);
+  return gb > 0 ? cpu / gb : Number.NaN;
+}
+
+export function evaluateTargets(report: Report): Target[] {
+  const { cells, settings } = report;
+  const targets: Target[] = [];
+  for (const size of [MiB, 9 * MiB]) {
+    const gateway = find(cells, 'gateway', size, 1);
+    const direct = find(cells, 'direct', size, 1);
+    const value = gateway && direct ? ratio(gateway.p50Ms, direct.p50Ms) : Number.NaN;
+    targets.push({
+      name: `p50 latency through the gateway ≤ 1.15 × direct, ${sizeLabel(size)} at concurrency 1`,
+      measured: gateway && direct ? `${times(value)} (${sig(gateway.p50Ms)} ms vs ${sig(direct.p50Ms)} ms)` : 'not measured',
+      pass: gateway && direct ? value <= 1.15 : null,
+    });
+  }
+  for (const size of settings.sizes) {
+    const gateway = cpuPerGB(cells, 'gateway', size);
+    const raw = cpuPerGB(cells, 'raw', size);
+    const value = ratio(gateway, raw);
+    targets.push({
+      name: `gateway CPU per GB ≤ 1.5 × the raw proxy's, ${sizeLabel(size)} (all concurrencies)`,
+      measured: Number.isFinite(value) ? `${times(value)} (${sig(gateway)} vs ${sig(raw)} CPU s/GB)` : 'not measured',
+      pass: Number.isFinite(value) ? value <= 1.5 : null,
+    });
+  }
+  const { size, concurrency } = settings.memory;
+  const load = `${concurrency} × ${sizeLabel(size)}`;
+  const gatewayMemory = find(cells, 'gateway', size, concurrency, true);
+  targets.push({
+    name: `gateway peak memory growth at ${load} ≤ 64 MiB`,
+    measured: gatewayMemory?.rssGrowth != null ? `+${(gatewayMemory.rssGrowth / MiB).toFixed(1)} MiB` : 'not measured',
+    pass: gatewayMemory?.rssGrowth != null ? gatewayMemory.rssGrowth <= 64 * MiB : null,
+  });
+  const buffering = find(cells, 'buffering', size, concurrency, true);
+  const expected = concurrency * size;
+  targets.push({
+    name: `buffering baseline's growth at ${load} ≥ ${(expected / MiB).toFixed(0)} MiB (expected: it holds every file)`,
+    measured: buffering?.rssGrowth != null ? `+${(buffering.rssGrowth / MiB).toFixed(1)} MiB` : 'not measured',
+    pass: buffering?.rssGrowth != null ? buffering.rssGrowth >= expected : null,
+  });
+  for (const fileSize of settings.sizes) {
+    const cell = find(cells, 'gateway', fileSize, 1);
+    const fb = cell?.firstByte;
+    targets.push({
+      name: `first file byte at the CRM within 50 ms of the client's (p99), ${sizeLabel(fileSize)} at concurrency 1`,
+      measured: fb ? `p50 ${sig(fb.p50)} ms · p99 ${sig(fb.p99)} ms (${fb.n} uploads)` : 'not measured',
+      pass: fb ? fb.p99 <= 50 : null,
+    });
+  }
+  return targets;
+}
+
+export function renderTargets(targets: Target[]): string {
+  return targets
+    .map((t) => `- **${t.pass === null ? 'N/A' : t.pass ? 'PASS' : 'MISS'}** — ${t.name}: ${t.measured}`)
+    .join('\n');
+}
+
+export function renderMarkdown(report: Report, targets: Target[], notes: string[]): string {
+  const { settings } = report;
+  return [
+    '# Benchmark: record-photo uploads through the gateway',
+    '',
+    `\`npm run bench\`${settings.quick ? ' (BENCH_QUICK=1: fewer sizes and shorter windows — not the reference run)' : ''}, ` +
+      `${report.durationS.toFixed(0)} s wall time.`,
+    '',
+    '## Machine',
+    '',
+    ...machineLines(report.machine),
+    '- Every process — load generator, gateway (or raw proxy / buffering baseline), CRM sink, and the idle bench ' +
+      `orchestrator — runs on this machine and shares its ${report.machine.cores} cores; traffic is on loopback. ` +
+      'Absolute throughput is therefore bounded by the sum of all processes\' CPU, not by the gateway alone.',
+    '',
+    '## Results',
+    '',
+    renderTable(report.cells),
+    '',
+    '## Targets',
+    '',
+    renderTargets(targets),
+    '',
+    '## How to read it',
+    '',
+    ...notes.map((note) => `- ${note}`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,210 @@
+/**
+ * `npm run bench`: starts the CRM sink, the load generator, the gateway (`node src/main.ts`), the raw proxy and
+ * the buffering baseline as separate processes on loopback, measures every cell, and prints the one table
+ * (also written to bench/RESULTS.md). Every child is killed on any exit path; a child that dies fails the run.
+ */
+import { writeFileSync } from 'node:fs';
+import { runCell, PATH_LABELS, type CellOutcome, type CellRequest, type PathKind, type Rig } from './cells.ts';
+import { Child, ChildDiedError, killAllNow, stopAll } from './children.ts';
+import { describeMachine } from './machine.ts';
+import { idleRss } from './proc.ts';
+import { evaluateTargets, renderMarkdown, renderTable, renderTargets, type Report } from './report.ts';
+import { startBufferingGateway, startGateway, startLoadGenerator, startRawProxy, startSink, type Server } from './servers.ts';
+import { loadSettings, SettingsError, type Settings } from './settings.ts';
+import { sizeLabel, sig } from './stats.ts';
+
+const startedAt = performance.now();
+let failDeath: (error: Error) => void = () => {};
+const anyDeath = new Promise<never>((_, reject) => {
+  failDeath = reject;
+});
+anyDeath.catch(() => {}); // raced below; never unhandled on its own
+
+function watch<T extends { child: Child } | Child>(started: T): T {
+  const child = started instanceof Child ? started : started.child;
+  child.onUnexpectedDeath(failDeath);
+  return started;
+}
+
+function progress(message: string): void {
+  const elapsed = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(3);
+  process.stderr.write(`[bench ${elapsed}s] ${message}\n`);
+}
+
+function describe(cell: CellOutcome): string {
+  const fb = cell.firstByte ? ` · CRM first byte p50 ${sig(cell.firstByte.p50)} ms` : '';
+  const rss = cell.rssGrowth === null ? '' : ` · RSS +${(cell.rssGrowth / 1024 / 1024).toFixed(1)} MiB`;
+  const cpu = `CPU load ${cell.cpu.load.toFixed(2)} s, server ${cell.cpu.server?.toFixed(2) ?? '—'} s, sink ${cell.cpu.sink.toFixed(2)} s`;
+  return `${sig(cell.uploadsPerS)} uploads/s · p50 ${sig(cell.p50Ms)} ms · p99 ${sig(cell.p99Ms)} ms · ${cpu}${rss}${fb}`;
+}
+
+async function bench(settings: Settings): Promise<Report> {
+  const machine = describeMachine();
+  const { root } = settings;
+  let tag = 0;
+  progress(`starting the CRM sink and the load generator (${settings.quick ? 'quick run' : 'full run'})`);
+  const sink = watch(await startSink(root));
+  const load = watch(await startLoadGenerator(root));
+  const rig: Rig = { load, sink, nextTag: () => ++tag };
+  const sizes = [...new Set([...settings.sizes, settings.memory.size, settings.memory.warmSize])];
+  await load.call('prepare', { sizes });
+
+  progress(`starting the gateway (src/main.ts) and the raw proxy, both pointed at the sink ${sink.origin}`);
+  const gateway = watch(await startGateway(root, sink.origin));
+  const raw = watch(await startRawProxy(root, sink.origin));
+  const servers: Record<'gateway' | 'direct' | 'raw', Server> = { gateway, direct: sink, raw };
+
+  // Every path once per size before measuring: the answers are checked, and the sink must get every file byte.
+  for (const size of settings.sizes) {
+    for (const path of ['gateway', 'direct', 'raw'] as const) {
+      await runCell(rig, one(path, servers[path], size, settings));
+    }
+  }
+
+  const cells: CellOutcome[] = [];
+  const total = settings.sizes.length * settings.concurrency.length * 3;
+  for (const size of settings.sizes) {
+    for (const concurrency of settings.concurrency) {
+      for (const path of ['gateway', 'direct', 'raw'] as const) {
+        const cell = await runCell(rig, {
+          path,
+          server: servers[path],
+          size,
+          concurrency,
+          mode: {
+            kind: 'window',
+            warmupCompletions: concurrency,
+            warmupMs: settings.warmupMs,
+            windowMs: settings.windowMs,
+            minWindowCompletions: Math.max(2 * concurrency, 30),
+          },
+          measureFirstByte: concurrency === 1,
+          timeoutMs: settings.cellTimeoutMs,
+        });
+        cells.push(cell);
+        progress(`[${cells.length}/${total}] ${sizeLabel(size)} × ${concurrency} ${PATH_LABELS[path]}: ${describe(cell)}`);
+      }
+    }
+  }
+  await gateway.child.stop();
+  await raw.child.stop();
+
+  // Memory: each forwarder fresh, warmed, idle, then the heavy load while its RSS is sampled every 20 ms.
+  const starters: [PathKind, () => Promise<Server>][] = [
+    ['gateway', () => startGateway(root, sink.origin)],
+    ['raw', () => startRawProxy(root, sink.origin)],
+    ['buffering', () => startBufferingGateway(root, sink.origin)],
+  ];
+  const { memory } = settings;
+  for (const [path, start] of starters) {
+    const server = watch(await start());
+    await runCell(rig, {
+      path,
+      server,
+      size: memory.warmSize,
+      concurrency: 4,
+      mode: { kind: 'count', requests: 16 },
+      measureFirstByte: false,
+      timeoutMs: settings.cellTimeoutMs,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await idleRss(server.child.pid); // settle
+    const cell = await runCell(rig, {
+      path,
+      server,
+      size: memory.size,
+      concurrency: memory.concurrency,
+      mode: { kind: 'count', requests: memory.requests },
+      measureFirstByte: false,
+      timeoutMs: settings.cellTimeoutMs,
+      memoryRun: true,
+    });
+    cells.push(cell);
+    progress(`memory run ${memory.concurrency} × ${sizeLabel(memory.size)} ${PATH_LABELS[path]}: ${describe(cell)}`);
+    await server.child.stop();
+  }
+  await load.stop();
+  await sink.child.stop();
+  return { machine, settings, cells, durationS: (performance.now() - startedAt) / 1000 };
+}
+
+function one(path: 'gateway' | 'direct' | 'raw', server: Server, size: number, settings: Settings): CellRequest {
+  return { path, server, size, concurrency: 1, mode: { kind: 'count', requests: 1 }, measureFirstByte: true, timeoutMs: settings.cellTimeoutMs };
+}
+
+function notes(settings: Settings): string[] {
+  const { memory } = settings;
+  return [
+    'Sizes are binary: 100 KB = 100 KiB, 1 MB = 1 MiB, 9 MB = 9 MiB; each file is a valid PNG padded to size with a private chunk. ' +
+      'The same file bytes go to every path; to the gateway, the raw proxy and the buffering baseline as the GraphQL multipart ' +
+      'request (`operations`, `map`, file; `apollo-require-preflight: true`, `Authorization: Zoho-oauthtoken bench-token`), ' +
+      'straight to the sink as a plain multipart with field `file`.',
+    'Load: closed loop, `conc.` workers each with its own keep-alive connection (undici Pool), bodies streamed in 64 KiB writes ' +
+      'with `content-length`. A cell warms up (one completion per worker and ≥ ' +
+      `${settings.warmupMs} ms), then measures for ${settings.windowMs / 1000} s (longer until ≥ max(2 × conc., 30) uploads complete); ` +
+      '`window s` is that span. Latency is from the request\'s start to the last byte of the answer. Every answer is checked ' +
+      '(the gateway\'s must be `UploadRecordPhotoSuccess` with the exact `byteSize`), and the sink checks every upload arrived with exactly the file\'s bytes.',
+    '`÷ direct`: the row divided by the direct-to-sink row with the same size and concurrency (the gateway/direct ratio on gateway rows).',
+    'CPU s: user + system seconds over the window, from /proc/<pid>/stat (10 ms ticks), for the load generator, the server ' +
+      '(gateway, raw proxy or buffering baseline; — on the direct path, where the sink is the server) and the sink. ' +
+      '`server CPU s/GB` = server CPU seconds per 10⁹ file bytes forwarded.',
+    '`server RSS growth`: the largest VmRSS sampled every 20 ms during the cell, minus the median idle VmRSS just before it. ' +
+      `The three \`memory run\` rows each use a fresh process (warmed with 16 × ${sizeLabel(memory.warmSize)} uploads, then idle) ` +
+      `and ${memory.requests} uploads of ${sizeLabel(memory.size)} at concurrency ${memory.concurrency}; the other rows' growth is over an already-warm process.`,
+    '`CRM first byte`: at concurrency 1, the sink\'s arrival time of the first byte of the file part minus the load generator\'s ' +
+      'time just before it handed the first file byte to its socket — both `performance.timeOrigin + performance.now()` on this machine.',
+    'Raw proxy (`bench/raw-proxy.ts`): `pipeline(req, undiciPool.pipeline(...), res)` — no parsing; the floor for any Node forwarder. ' +
+      'Buffering baseline (`bench/buffering-gateway.ts`): graphql-yoga with its built-in multipart `File` parsing, forwarding ' +
+      'with Yoga\'s own `fetch` + `FormData` (the global ones refuse Yoga\'s File class).',
+  ];
+}
+
+let shuttingDown = false;
+async function shutdown(code: number): Promise<never> {
+  if (!shuttingDown) {
+    shuttingDown = true;
+    await stopAll(3_000).catch(() => {});
+  }
+  process.exit(code);
+}
+
+process.on('exit', killAllNow);
+process.on('SIGINT', () => {
+  process.stderr.write('\nbench: interrupted; stopping every child process\n');
+  void shutdown(130);
+});
+process.on('SIGTERM', () => void shutdown(143));
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`bench: ${error.stack ?? error.message}\n`);
+  void shutdown(1);
+});
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = loadSettings();
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      process.stderr.write(`bench: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const deadline = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`the run took longer than ${settings.deadlineMs / 1000} s (BENCH_DEADLINE_S)`)), settings.deadlineMs).unref(),
+  );
+  try {
+    const report = await Promise.race([bench(settings), anyDeath, deadline]);
+    const targets = evaluateTargets(report);
+    writeFileSync(settings.outFile, renderMarkdown(report, targets, notes(settings)));
+    process.stdout.write(`${renderTable(report.cells)}\n\n${renderTargets(targets)}\n\n`);
+    progress(`done in ${report.durationS.toFixed(0)} s; written to ${settings.outFile}`);
+    await shutdown(0);
+  } catch (error) {
+    const message = error instanceof ChildDiedError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`\nbench: FAILED — ${message}\n`);
+    await shutdown(1);
+  }
+}
+
+await main();

@@ -1,0 +1,58 @@
+/** Starts each process the bench needs, on loopback, and knows where to reach it. */
+import { pathToFileURL } from 'node:url';
+import { CRM_PATH } from './bodies.ts';
+import { Child, startChild } from './children.ts';
+
+export interface Server {
+  child: Child;
+  origin: string;
+  /** Where uploads go: /graphql on the gateways, the CRM photo path on the sink. */
+  path: string;
+}
+
+interface Ready {
+  port: number;
+}
+
+export async function startSink(root: string): Promise<Server> {
+  const { child, ready } = await startChild<Ready>({ name: 'CRM sink', module: 'bench/sink.ts', cwd: root, ready: { announce: 'ready' } });
+  return { child, origin: `http://127.0.0.1:${ready.port}`, path: CRM_PATH };
+}
+
+export async function startLoadGenerator(root: string): Promise<Child> {
+  const { child } = await startChild({ name: 'load generator', module: 'bench/load.ts', cwd: root, ready: { announce: 'ready' } });
+  return child;
+}
+
+/** The real gateway, `node src/main.ts`, pointed at the sink; `profileDir` runs it under --cpu-prof. */
+export async function startGateway(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  const watchdog = pathToFileURL(`${root}bench/watchdog.ts`).href;
+  const execArgv = ['--import', watchdog];
+  if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+  const { child, ready } = await startChild<RegExpMatchArray>({
+    name: 'gateway (src/main.ts)',
+    module: 'src/main.ts',
+    cwd: root,
+    execArgv,
+    env: { PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
+    ready: { stdout: /(https?:\/\/[^\s/]+)\/graphql/ },
+  });
+  // The banner names the CRM it calls: make sure it is the sink and not the embedded emulator.
+  await child.waitForOutput(new RegExp(`CRM: ${sinkOrigin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 5_000).catch(() => {
+    throw new Error(`the gateway does not say it calls the sink at ${sinkOrigin}; its banner:\n${child.output}`);
+  });
+  return { child, origin: ready[1]!, path: '/graphql' };
+}
+
+async function startForwarder(root: string, name: string, module: string, sinkOrigin: string): Promise<Server> {
+  const { child, ready } = await startChild<Ready>({ name, module, cwd: root, env: { SINK_ORIGIN: sinkOrigin }, ready: { announce: 'ready' } });
+  return { child, origin: `http://127.0.0.1:${ready.port}`, path: '/graphql' };
+}
+
+export function startRawProxy(root: string, sinkOrigin: string): Promise<Server> {
+  return startForwarder(root, 'raw proxy', 'bench/raw-proxy.ts', sinkOrigin);
+}
+
+export function startBufferingGateway(root: string, sinkOrigin: string): Promise<Server> {
+  return startForwarder(root, 'buffering gateway', 'bench/buffering-gateway.ts', sinkOrigin);
+}

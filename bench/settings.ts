@@ -1,0 +1,74 @@
+/** What to run, from the environment: the full matrix by default, BENCH_QUICK=1 for a smoke-sized run. */
+import { fileURLToPath } from 'node:url';
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+export interface Settings {
+  quick: boolean;
+  sizes: number[];
+  concurrency: number[];
+  windowMs: number;
+  warmupMs: number;
+  memory: { size: number; concurrency: number; requests: number; warmSize: number };
+  cellTimeoutMs: number;
+  /** The whole run is aborted past this. */
+  deadlineMs: number;
+  outFile: string;
+  root: string;
+}
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function sizeList(name: string, raw: string): number[] {
+  return raw.split(',').map((entry) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(k|kb|kib|m|mb|mib)?\s*$/i.exec(entry);
+    if (!match) throw new SettingsError(`${name}: '${entry}' is not a size such as 100k, 1m or 9m`);
+    const unit = (match[2] ?? '').toLowerCase().startsWith('m') ? MiB : (match[2] ?? '') === '' ? 1 : KiB;
+    const bytes = Math.round(Number(match[1]) * unit);
+    if (bytes < 1024 || bytes > 10 * MiB) throw new SettingsError(`${name}: ${entry} is outside 1 KiB .. 10 MiB (the gateway's limit)`);
+    return bytes;
+  });
+}
+
+function intList(name: string, raw: string, max: number): number[] {
+  return raw.split(',').map((entry) => {
+    const value = Number(entry.trim());
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new SettingsError(`${name}: '${entry}' is not a whole number 1..${max}`);
+    return value;
+  });
+}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new SettingsError(`${name}: '${raw}' is not a whole number ${min}..${max}`);
+  return value;
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const sizes = env.BENCH_SIZES ? sizeList('BENCH_SIZES', env.BENCH_SIZES) : quick ? [MiB, 9 * MiB] : [100 * KiB, MiB, 9 * MiB];
+  const concurrency = env.BENCH_CONCURRENCY ? intList('BENCH_CONCURRENCY', env.BENCH_CONCURRENCY, 256) : quick ? [1, 16] : [1, 16, 64];
+  const memoryConcurrency = int('BENCH_MEMORY_CONCURRENCY', env.BENCH_MEMORY_CONCURRENCY, 64, 1, 256);
+  return {
+    quick,
+    sizes,
+    concurrency,
+    windowMs: int('BENCH_WINDOW_MS', env.BENCH_WINDOW_MS, quick ? 1_000 : 3_000, 200, 60_000),
+    warmupMs: quick ? 200 : 500,
+    memory: {
+      size: 9 * MiB,
+      concurrency: memoryConcurrency,
+      requests: memoryConcurrency * (quick ? 1 : 2),
+      warmSize: MiB,
+    },
+    cellTimeoutMs: 120_000,
+    deadlineMs: int('BENCH_DEADLINE_S', env.BENCH_DEADLINE_S, 480, 10, 3_600) * 1_000,
+    outFile: env.BENCH_OUT ?? `${root}bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}`,
+    root,
+  };
+}

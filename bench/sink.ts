@@ -1,0 +1,101 @@
+/**
+ * The CRM sink: answers `POST /crm/v{n}/{Module}/{id}/photo` with the CRM's SUCCESS JSON once the multipart body
+ * is drained. It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
+ * name, for the load generator's time-to-first-byte figure. Forked by run.ts; answers over IPC.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FILENAME_ID } from './bodies.ts';
+import { wallClockMs } from './clock.ts';
+import { announce, serve } from './ipc.ts';
+
+export interface SinkArrival {
+  /** Wall-clock ms when the first byte of the file part arrived. */
+  firstFileByteAt: number;
+  /** Bytes of the file part (body minus the part headers and the closing boundary). */
+  fileBytes: number;
+}
+
+export interface SinkStats {
+  requests: number;
+  bodyBytes: number;
+}
+
+const SUCCESS = Buffer.from(
+  JSON.stringify({ code: 'SUCCESS', details: {}, message: 'photo uploaded successfully', status: 'success' }),
+);
+const PHOTO_PATH = /^\/crm\/v\d+\/[^/]+\/\d{1,19}\/photo(\?|$)/;
+/** Part headers beyond this are not looked for: the file part's must come early. */
+const MAX_HEAD_SCAN = 256 * 1024;
+/** Arrivals kept between two `take` calls (a bound, not an expected count). */
+const MAX_ARRIVALS = 200_000;
+
+const arrivals = new Map<number, SinkArrival>();
+const stats: SinkStats = { requests: 0, bodyBytes: 0 };
+
+function answer(res: ServerResponse, status: number, body: Buffer): void {
+  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': body.length });
+  res.end(body);
+}
+
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string): void {
+  req.resume();
+  req.once('end', () => answer(res, status, Buffer.from(JSON.stringify({ code, details: {}, message: code, status: 'error' }))));
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== 'POST' || !PHOTO_PATH.test(req.url ?? '')) return refuse(req, res, 404, 'INVALID_URL_PATTERN');
+  if (!/^Zoho-oauthtoken \S+$/.test(req.headers.authorization ?? '')) return refuse(req, res, 401, 'INVALID_TOKEN');
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(req.headers['content-type'] ?? '');
+  if (!boundary) return refuse(req, res, 400, 'INVALID_DATA');
+  const closing = `\r\n--${boundary[1] ?? boundary[2]}--\r\n`.length;
+
+  let received = 0;
+  let head: Buffer | undefined = Buffer.alloc(0);
+  let fileStart = -1;
+  let id = -1;
+  let firstFileByteAt = 0;
+  req.on('data', (chunk: Buffer) => {
+    const now = wallClockMs();
+    if (head !== undefined) {
+      head = Buffer.concat([head, chunk]);
+      const text = head.toString('latin1');
+      const named = FILENAME_ID.exec(text);
+      const filename = named ? named.index : text.indexOf('filename="');
+      const end = filename >= 0 ? text.indexOf('\r\n\r\n', filename) : -1;
+      if (end >= 0) {
+        fileStart = end + 4;
+        id = named ? Number(named[1]) : -1;
+        head = undefined;
+      } else if (head.length > MAX_HEAD_SCAN) {
+        head = undefined; // no file part: just count
+      }
+    }
+    received += chunk.length;
+    if (fileStart >= 0 && firstFileByteAt === 0 && received > fileStart) firstFileByteAt = now;
+  });
+  req.on('end', () => {
+    stats.requests++;
+    stats.bodyBytes += received;
+    if (id >= 0 && firstFileByteAt > 0 && arrivals.size < MAX_ARRIVALS) {
+      arrivals.set(id, { firstFileByteAt, fileBytes: received - fileStart - closing });
+    }
+    answer(res, 200, SUCCESS);
+  });
+}
+
+const server = createServer(handle);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  announce('ready', { port: (server.address() as AddressInfo).port });
+});
+
+serve({
+  /** The arrivals since the last call, by id; they are forgotten. */
+  take: (): Record<number, SinkArrival> => {
+    const out = Object.fromEntries(arrivals);
+    arrivals.clear();
+    return out;
+  },
+  stats: (): SinkStats => ({ ...stats }),
+});
