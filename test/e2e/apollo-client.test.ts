@@ -1,5 +1,6 @@
-import { CombinedGraphQLErrors } from '@apollo/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApolloClient, CombinedGraphQLErrors, InMemoryCache } from '@apollo/client';
+import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pdf, png } from '../fixtures/images.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { UploadRecordPhotoDocument, type UploadRecordPhotoMutation, type UploadRecordPhotoMutationVariables } from './generated/graphql.ts';
@@ -166,5 +167,27 @@ describe('Apollo Client + UploadHttpLink', () => {
     expect(CombinedGraphQLErrors.is(error)).toBe(true);
     expect(CombinedGraphQLErrors.is(error) && error.errors.map((e) => e.extensions?.['code'])).toEqual(['CSRF_PREVENTED']);
     expect(await stack.crm.requests()).toEqual([]);
+  });
+});
+
+describe('the cache settings a frontend needs', () => {
+  it("possibleTypes: with a bare InMemoryCache, a failure loses the fields selected through ... on CrmError", async () => {
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await stack.crm.lock('Leads', '1000000000002');
+      const bare = new ApolloClient({
+        cache: new InMemoryCache(),
+        link: new UploadHttpLink({ uri: stack.url, headers: { authorization: 'Zoho-oauthtoken emulator-token', 'apollo-require-preflight': 'true' } }),
+      });
+      const { data } = await bare.mutate({
+        mutation: UploadRecordPhotoDocument,
+        variables: { module: 'LEADS', recordId: '1000000000002', file: photoFile() },
+      });
+      // code, message and resolution are gone: only the member's own field survives
+      expect(data?.uploadRecordPhoto).toEqual({ __typename: 'RecordLockedError', recordId: '1000000000002' });
+      expect(warnings).toHaveBeenCalledWith(expect.stringContaining('missing `possibleTypes` entry'), 'inline fragment', 'CrmError', 'RecordLockedError', 'RecordLockedError');
+    } finally {
+      warnings.mockRestore();
+    }
   });
 });
