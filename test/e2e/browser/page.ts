@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The test web app: what a frontend does with Apollo Client and UploadHttpLink, bundled by esbuild at test time.
 import { UploadRecordPhotoDocument, type CrmModule, type UploadRecordPhotoMutation } from '../generated/graphql.ts';
 import { createPhotoClient } from '../support/apollo-client.ts';
