@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { png, withPadding } from '../fixtures/images.ts';
+import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { startNotesSubgraph, type NotesSubgraph } from './fixtures/notes-subgraph.ts';
 import { postMultipart } from './support/multipart.ts';
@@ -126,5 +127,28 @@ describe('through a Hive Gateway router', () => {
     expect(photosWire.requests[0]?.headers['apollo-require-preflight']).toBeUndefined();
     expect(await stack.crm.requests()).toEqual([]);
     expect(await stack.crm.photo('Leads', '1000000000001')).toBeNull();
+  });
+});
+
+describe('what the router does with the file', () => {
+  it('holds the whole upload before forwarding it: behind this router, memory per upload is the file size', async () => {
+    await stack.crm.addToken('router-client-token', ['ZohoCRM.modules.ALL']);
+    const file = withPadding(png(64, 64), 2 * 1024 * 1024);
+    const body = multipartBody([...uploadParts(), { name: '0', filename: 'held.png', contentType: 'image/png', data: file }]);
+    const held = body.length - 100 * 1024;
+    let subgraphSawItEarly: boolean | undefined;
+    const response = await postRaw(router.url, {
+      headers: { authorization: CLIENT_HEADERS.authorization, 'transfer-encoding': 'chunked' },
+      write: async (request) => {
+        request.write(body.subarray(0, held));
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        // Sent straight to this subgraph, the CRM would be receiving by now (test/gateway/streaming.test.ts).
+        subgraphSawItEarly = photosWire.requests.length > 0 || (await stack.crm.requests()).length > 0;
+        request.end(body.subarray(held));
+      },
+    });
+    expect(subgraphSawItEarly).toBe(false);
+    expect(response.json?.data?.uploadRecordPhoto.__typename).toBe('UploadRecordPhotoSuccess');
+    expect((await stack.crm.photo('Leads', '1000000000001'))?.bytes.equals(Buffer.from(file))).toBe(true);
   });
 });
