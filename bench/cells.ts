@@ -26,7 +26,7 @@ export interface CellOutcome {
   uploadsPerS: number;
   p50Ms: number;
   p99Ms: number;
-  cpu: { load: number; server: number | null; sink: number };
+  cpu: CellResult['cpu'];
   /** Server CPU seconds per 10^9 file bytes forwarded; null on the direct path. */
   serverCpuPerGB: number | null;
   /** Peak RSS over the idle RSS just before the cell, bytes; null on the direct path. */

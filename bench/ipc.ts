@@ -34,6 +34,8 @@ function send(message: ChildMessage): void {
 export function exitWithParent(): void {
   if (!process.send) throw new Error('this module is meant to be forked by bench/run.ts (no IPC channel)');
   process.on('disconnect', () => process.exit(0));
+  // An orderly exit on SIGTERM, so a --cpu-prof profile gets written.
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 export function announce(topic: string, value: unknown): void {

@@ -9,7 +9,7 @@ import { Pool } from 'undici';
 import { bodyTemplate, BENCH_TOKEN, fileBytes, streamBody, type BodyShape, type BodyTemplate } from './bodies.ts';
 import { wallClockMs } from './clock.ts';
 import { announce, serve } from './ipc.ts';
-import { cpuSeconds, primeProcReaders } from './proc.ts';
+import { cpuSeconds, machineBusySeconds, primeProcReaders } from './proc.ts';
 
 export interface CellSpec {
   /** Distinguishes the cells' request ids (the sink reports arrivals by id). */
@@ -37,7 +37,8 @@ export interface CellResult {
   latenciesMs: number[];
   /** id → wall-clock ms when its first file byte was handed to the socket (measured requests only). */
   firstFileByteAt: Record<number, number>;
-  cpu: { load: number; server: number | null; sink: number };
+  /** CPU seconds over the window; `other`: every process on the machine outside the bench. */
+  cpu: { load: number; server: number | null; sink: number; other: number };
   bytesPerUpload: number;
 }
 
@@ -70,12 +71,31 @@ function prepare({ sizes }: PrepareParams): { bodyBytes: Record<string, number> 
   return { bodyBytes };
 }
 
-function readCpu(spec: CellSpec): { load: number; server: number | null; sink: number } {
+interface CpuReading {
+  load: number;
+  server: number | null;
+  sink: number;
+  /** The bench orchestrator (our parent), idle but for its memory sampling. */
+  orchestrator: number;
+  machine: number;
+}
+
+function readCpu(spec: CellSpec): CpuReading {
   return {
     load: cpuSeconds(process.pid),
     server: spec.pids.server === undefined ? null : cpuSeconds(spec.pids.server),
     sink: cpuSeconds(spec.pids.sink),
+    orchestrator: cpuSeconds(process.ppid),
+    machine: machineBusySeconds(),
   };
+}
+
+function cpuUsed(start: CpuReading, end: CpuReading): CellResult['cpu'] {
+  const load = end.load - start.load;
+  const server = end.server === null || start.server === null ? null : end.server - start.server;
+  const sink = end.sink - start.sink;
+  const bench = load + (server ?? 0) + sink + (end.orchestrator - start.orchestrator);
+  return { load, server, sink, other: Math.max(0, end.machine - start.machine - bench) };
 }
 
 function expectedAnswer(answer: CellSpec['answer'], size: number): (text: string) => boolean {
@@ -204,11 +224,7 @@ async function run(spec: CellSpec): Promise<CellResult> {
     windowMs: windowEnd - windowStart,
     latenciesMs,
     firstFileByteAt,
-    cpu: {
-      load: cpuEnd.load - cpuStart.load,
-      server: cpuEnd.server === null || cpuStart.server === null ? null : cpuEnd.server - cpuStart.server,
-      sink: cpuEnd.sink - cpuStart.sink,
-    },
+    cpu: cpuUsed(cpuStart, cpuEnd),
     bytesPerUpload: body.length,
   };
 }

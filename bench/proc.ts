@@ -26,6 +26,14 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / ticksPerSecond();
 }
 
+/** CPU seconds the whole machine has been busy (all cores, including steal), from the first line of /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (Number.isFinite(v) ? v! : 0), 0);
+  return busy / ticksPerSecond();
+}
+
 export interface Memory {
   /** Resident set size now, bytes. */
   rss: number;

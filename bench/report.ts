@@ -1,12 +1,14 @@
 /** The one results table, the targets with PASS/MISS, and RESULTS.md around them. */
 import type { CellOutcome, PathKind } from './cells.ts';
 import { machineLines, type Machine } from './machine.ts';
+import type { Revision } from './revision.ts';
 import type { Settings } from './settings.ts';
 import { MiB } from './settings.ts';
 import { ratio, sig, sizeLabel } from './stats.ts';
 
 export interface Report {
   machine: Machine;
+  revision: Revision;
   settings: Settings;
   cells: CellOutcome[];
   durationS: number;
@@ -40,7 +42,7 @@ function row(cell: CellOutcome, cells: CellOutcome[]): string {
   const vsDirect = direct
     ? [ratio(cell.uploadsPerS, direct.uploadsPerS), ratio(cell.p50Ms, direct.p50Ms), ratio(cell.p99Ms, direct.p99Ms)].map(times).join(' · ')
     : '—';
-  const cpu = [cell.cpu.load, cell.cpu.server ?? Number.NaN, cell.cpu.sink].map((v) => (Number.isFinite(v) ? v.toFixed(2) : '—')).join(' · ');
+  const cpu = [cell.cpu.load, cell.cpu.server ?? Number.NaN, cell.cpu.sink, cell.cpu.other].map((v) => (Number.isFinite(v) ? v.toFixed(2) : '—')).join(' · ');
   const label = `${ROW_LABELS[cell.path]}${cell.memoryRun ? ' (memory run)' : ''}`;
   return [
     sizeLabel(cell.size),
@@ -66,7 +68,7 @@ export function renderTable(cells: CellOutcome[]): string {
     'uploads/s',
     'latency p50 · p99 ms',
     '÷ direct: uploads/s · p50 · p99',
-    'CPU s: load gen · server · sink',
+    'CPU s: load gen · server · sink · other',
     'server CPU s/GB',
     'server RSS growth MiB',
     'CRM first byte p50 · p99 ms',
@@ -98,10 +100,12 @@ export function evaluateTargets(report: Report): Target[] {
   for (const size of [MiB, 9 * MiB]) {
     const gateway = find(cells, 'gateway', size, 1);
     const direct = find(cells, 'direct', size, 1);
+    const raw = find(cells, 'raw', size, 1);
     const value = gateway && direct ? ratio(gateway.p50Ms, direct.p50Ms) : Number.NaN;
+    const floor = raw && direct ? `; the raw proxy, the floor for any Node forwarder: ${times(ratio(raw.p50Ms, direct.p50Ms))}` : '';
     targets.push({
       name: `p50 latency through the gateway ≤ 1.15 × direct, ${sizeLabel(size)} at concurrency 1`,
-      measured: gateway && direct ? `${times(value)} (${sig(gateway.p50Ms)} ms vs ${sig(direct.p50Ms)} ms)` : 'not measured',
+      measured: gateway && direct ? `${times(value)} (${sig(gateway.p50Ms)} ms vs ${sig(direct.p50Ms)} ms${floor})` : 'not measured',
       pass: gateway && direct ? value <= 1.15 : null,
     });
   }
@@ -148,6 +152,14 @@ export function renderTargets(targets: Target[]): string {
     .join('\n');
 }
 
+function otherLoad(cells: CellOutcome[]): string {
+  const other = cells.reduce((sum, c) => sum + c.cpu.other, 0);
+  const seconds = cells.reduce((sum, c) => sum + c.windowS, 0);
+  const cores = seconds > 0 ? other / seconds : 0;
+  const worst = Math.max(0, ...cells.map((c) => (c.windowS > 0 ? c.cpu.other / c.windowS : 0)));
+  return `on average ${cores.toFixed(2)} cores (worst row ${worst.toFixed(2)} cores)`;
+}
+
 export function renderMarkdown(report: Report, targets: Target[], notes: string[]): string {
   const { settings } = report;
   return [
@@ -162,6 +174,11 @@ export function renderMarkdown(report: Report, targets: Target[], notes: string[
     '- Every process — load generator, gateway (or raw proxy / buffering baseline), CRM sink, and the idle bench ' +
       `orchestrator — runs on this machine and shares its ${report.machine.cores} cores; traffic is on loopback. ` +
       'Absolute throughput is therefore bounded by the sum of all processes\' CPU, not by the gateway alone.',
+    `- Gateway: \`node src/main.ts\`${report.revision.gatewayRoot === settings.root ? '' : ` from ${report.revision.gatewayRoot} (BENCH_GATEWAY_ROOT)`} ` +
+      `at commit ${report.revision.commit}${report.revision.srcDirty ? ' (with uncommitted changes in src/)' : ''}, ` +
+      `CRM limits ${report.revision.gatewayLimits}${Object.keys(settings.gatewayEnv).length ? `, extra env ${JSON.stringify(settings.gatewayEnv)}` : ' (its defaults)'}.`,
+    `- Other load: processes outside the bench (e.g. other developers' test runs) used ${otherLoad(report.cells)} of the machine during the measured windows (column \`other\`); ` +
+      'rows with a large `other` figure are less reliable.',
     '',
     '## Results',
     '',

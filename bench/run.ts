@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { runCell, PATH_LABELS, type CellOutcome, type CellRequest, type PathKind, type Rig } from './cells.ts';
 import { Child, ChildDiedError, killAllNow, stopAll } from './children.ts';
 import { describeMachine } from './machine.ts';
+import { describeRevision } from './revision.ts';
 import { idleRss } from './proc.ts';
 import { evaluateTargets, renderMarkdown, renderTable, renderTargets, type Report } from './report.ts';
 import { startBufferingGateway, startGateway, startLoadGenerator, startRawProxy, startSink, type Server } from './servers.ts';
@@ -34,13 +35,14 @@ function progress(message: string): void {
 function describe(cell: CellOutcome): string {
   const fb = cell.firstByte ? ` · CRM first byte p50 ${sig(cell.firstByte.p50)} ms` : '';
   const rss = cell.rssGrowth === null ? '' : ` · RSS +${(cell.rssGrowth / 1024 / 1024).toFixed(1)} MiB`;
-  const cpu = `CPU load ${cell.cpu.load.toFixed(2)} s, server ${cell.cpu.server?.toFixed(2) ?? '—'} s, sink ${cell.cpu.sink.toFixed(2)} s`;
+  const cpu = `CPU load ${cell.cpu.load.toFixed(2)} s, server ${cell.cpu.server?.toFixed(2) ?? '—'} s, sink ${cell.cpu.sink.toFixed(2)} s, other ${cell.cpu.other.toFixed(2)} s`;
   return `${sig(cell.uploadsPerS)} uploads/s · p50 ${sig(cell.p50Ms)} ms · p99 ${sig(cell.p99Ms)} ms · ${cpu}${rss}${fb}`;
 }
 
 async function bench(settings: Settings): Promise<Report> {
   const machine = describeMachine();
   const { root } = settings;
+  const revision = describeRevision(settings.gatewayRoot, settings.gatewayEnv);
   let tag = 0;
   progress(`starting the CRM sink and the load generator (${settings.quick ? 'quick run' : 'full run'})`);
   const sink = watch(await startSink(root));
@@ -50,7 +52,8 @@ async function bench(settings: Settings): Promise<Report> {
   await load.call('prepare', { sizes });
 
   progress(`starting the gateway (src/main.ts) and the raw proxy, both pointed at the sink ${sink.origin}`);
-  const gateway = watch(await startGateway(root, sink.origin));
+  const gatewayOptions = { root, gatewayRoot: settings.gatewayRoot, sinkOrigin: sink.origin, env: settings.gatewayEnv };
+  const gateway = watch(await startGateway(gatewayOptions));
   const raw = watch(await startRawProxy(root, sink.origin));
   const servers: Record<'gateway' | 'direct' | 'raw', Server> = { gateway, direct: sink, raw };
 
@@ -91,7 +94,7 @@ async function bench(settings: Settings): Promise<Report> {
 
   // Memory: each forwarder fresh, warmed, idle, then the heavy load while its RSS is sampled every 20 ms.
   const starters: [PathKind, () => Promise<Server>][] = [
-    ['gateway', () => startGateway(root, sink.origin)],
+    ['gateway', () => startGateway(gatewayOptions)],
     ['raw', () => startRawProxy(root, sink.origin)],
     ['buffering', () => startBufferingGateway(root, sink.origin)],
   ];
@@ -125,7 +128,7 @@ async function bench(settings: Settings): Promise<Report> {
   }
   await load.stop();
   await sink.child.stop();
-  return { machine, settings, cells, durationS: (performance.now() - startedAt) / 1000 };
+  return { machine, revision, settings, cells, durationS: (performance.now() - startedAt) / 1000 };
 }
 
 function one(path: 'gateway' | 'direct' | 'raw', server: Server, size: number, settings: Settings): CellRequest {

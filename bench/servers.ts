@@ -24,17 +24,29 @@ export async function startLoadGenerator(root: string): Promise<Child> {
   return child;
 }
 
-/** The real gateway, `node src/main.ts`, pointed at the sink; `profileDir` runs it under --cpu-prof. */
-export async function startGateway(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+export interface GatewayOptions {
+  /** The bench's project root (for bench/watchdog.ts). */
+  root: string;
+  /** The checkout whose src/main.ts runs: this project unless BENCH_GATEWAY_ROOT names another (A/B runs). */
+  gatewayRoot: string;
+  sinkOrigin: string;
+  env?: Record<string, string>;
+  /** Runs it under --cpu-prof, writing there. */
+  profileDir?: string;
+  /** More Node flags, e.g. diagnostics preloads. */
+  execArgv?: string[];
+}
+
+/** The real gateway, `node src/main.ts`, pointed at the sink. */
+export async function startGateway(options: GatewayOptions): Promise<Server> {
+  const { root, gatewayRoot, sinkOrigin } = options;
   const watchdog = pathToFileURL(`${root}bench/watchdog.ts`).href;
-  const execArgv = ['--import', watchdog];
-  if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   const { child, ready } = await startChild<RegExpMatchArray>({
     name: 'gateway (src/main.ts)',
-    module: 'src/main.ts',
-    cwd: root,
-    execArgv,
-    env: { PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
+    module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
+    cwd: gatewayRoot,
+    execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
+    env: { ...options.env, PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
     ready: { stdout: /(https?:\/\/[^\s/]+)\/graphql/ },
   });
   // The banner names the CRM it calls: make sure it is the sink and not the embedded emulator.
@@ -44,15 +56,26 @@ export async function startGateway(root: string, sinkOrigin: string, profileDir?
   return { child, origin: ready[1]!, path: '/graphql' };
 }
 
-async function startForwarder(root: string, name: string, module: string, sinkOrigin: string): Promise<Server> {
-  const { child, ready } = await startChild<Ready>({ name, module, cwd: root, env: { SINK_ORIGIN: sinkOrigin }, ready: { announce: 'ready' } });
+function profileArgs(profileDir: string | undefined): string[] {
+  return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+}
+
+async function startForwarder(root: string, name: string, module: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  const { child, ready } = await startChild<Ready>({
+    name,
+    module,
+    cwd: root,
+    env: { SINK_ORIGIN: sinkOrigin },
+    execArgv: profileArgs(profileDir),
+    ready: { announce: 'ready' },
+  });
   return { child, origin: `http://127.0.0.1:${ready.port}`, path: '/graphql' };
 }
 
-export function startRawProxy(root: string, sinkOrigin: string): Promise<Server> {
-  return startForwarder(root, 'raw proxy', 'bench/raw-proxy.ts', sinkOrigin);
+export function startRawProxy(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  return startForwarder(root, 'raw proxy', 'bench/raw-proxy.ts', sinkOrigin, profileDir);
 }
 
-export function startBufferingGateway(root: string, sinkOrigin: string): Promise<Server> {
-  return startForwarder(root, 'buffering gateway', 'bench/buffering-gateway.ts', sinkOrigin);
+export function startBufferingGateway(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  return startForwarder(root, 'buffering gateway', 'bench/buffering-gateway.ts', sinkOrigin, profileDir);
 }

@@ -16,6 +16,10 @@ export interface Settings {
   deadlineMs: number;
   outFile: string;
   root: string;
+  /** Extra environment for the gateway (BENCH_GATEWAY_ENV=KEY=VALUE,KEY=VALUE); its defaults otherwise. */
+  gatewayEnv: Record<string, string>;
+  /** Whose src/main.ts is the gateway: this checkout, or BENCH_GATEWAY_ROOT (e.g. a patched copy, for A/B). */
+  gatewayRoot: string;
 }
 
 export class SettingsError extends Error {
@@ -48,6 +52,16 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   return value;
 }
 
+function envList(name: string, raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(entry);
+    if (!match) throw new SettingsError(`${name}: '${entry}' is not KEY=VALUE`);
+    out[match[1]!] = match[2]!;
+  }
+  return out;
+}
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const root = fileURLToPath(new URL('../', import.meta.url));
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
@@ -70,5 +84,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     deadlineMs: int('BENCH_DEADLINE_S', env.BENCH_DEADLINE_S, 480, 10, 3_600) * 1_000,
     outFile: env.BENCH_OUT ?? `${root}bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}`,
     root,
+    gatewayEnv: envList('BENCH_GATEWAY_ENV', env.BENCH_GATEWAY_ENV),
+    gatewayRoot: env.BENCH_GATEWAY_ROOT ? env.BENCH_GATEWAY_ROOT.replace(/\/?$/, '/') : root,
   };
 }
