@@ -1,7 +1,7 @@
 /** One measured cell: the load generator drives one path while the bench watches the server's memory. */
 import type { Child } from './children.ts';
 import type { CellResult, CellSpec } from './load.ts';
-import { idleRss, RssSampler } from './proc.ts';
+import { idleRss, memory, RssSampler } from './proc.ts';
 import type { Server } from './servers.ts';
 import type { SinkArrival } from './sink.ts';
 import { percentile } from './stats.ts';
@@ -32,6 +32,8 @@ export interface CellOutcome {
   /** Peak RSS over the idle RSS just before the cell, bytes; null on the direct path. */
   rssGrowth: number | null;
   rssBaseline: number | null;
+  /** VmHWM after the cell minus the idle baseline: the kernel's own peak, for fresh processes (memory runs). */
+  hwmGrowth: number | null;
   /** CRM first byte after the client's first file byte, ms (when measured). */
   firstByte: { p50: number; p99: number; n: number } | null;
 }
@@ -74,10 +76,12 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
   const sampler = direct ? null : new RssSampler(server.child.pid);
   let result: CellResult;
   let peak: number | null = null;
+  let hwm: number | null = null;
   try {
     result = await rig.load.call<CellResult>('run', spec);
   } finally {
     peak = sampler ? sampler.stop().peak : null;
+    hwm = direct ? null : memory(server.child.pid).hwm;
   }
   const arrivals = await rig.sink.child.call<Record<number, SinkArrival>>('take');
   checkArrivals(arrivals, tag, size, path);
@@ -109,6 +113,7 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
     serverCpuPerGB: result.cpu.server === null ? null : result.cpu.server / gigabytes,
     rssGrowth: peak === null || rssBaseline === null ? null : peak - rssBaseline,
     rssBaseline,
+    hwmGrowth: hwm === null || rssBaseline === null ? null : hwm - rssBaseline,
     firstByte,
   };
 }

@@ -54,7 +54,9 @@ function row(cell: CellOutcome, cells: CellOutcome[]): string {
     vsDirect,
     cpu,
     cell.serverCpuPerGB === null ? '—' : sig(cell.serverCpuPerGB),
-    cell.rssGrowth === null ? '—' : `+${(cell.rssGrowth / MiB).toFixed(1)}`,
+    cell.rssGrowth === null
+      ? '—'
+      : `+${(cell.rssGrowth / MiB).toFixed(1)}${cell.memoryRun && cell.hwmGrowth !== null ? ` (HWM +${(cell.hwmGrowth / MiB).toFixed(1)})` : ''}`,
     cell.firstByte ? `${sig(cell.firstByte.p50)} · ${sig(cell.firstByte.p99)}` : '—',
   ].join(' | ');
 }
@@ -85,6 +87,12 @@ export function renderTable(cells: CellOutcome[]): string {
     `|${header.map((_, i) => (i < 3 ? ':--' : '--:')).join('|')}|`,
     ...sorted.map((cell) => `| ${row(cell, cells)} |`),
   ].join('\n');
+}
+
+/** The memory figure the targets use: the larger of the sampled peak and VmHWM, over the idle baseline. */
+function peakGrowth(cell: CellOutcome | undefined): number | null {
+  if (!cell || cell.rssGrowth === null) return null;
+  return Math.max(cell.rssGrowth, cell.hwmGrowth ?? 0);
 }
 
 function cpuPerGB(cells: CellOutcome[], path: PathKind, size: number): number {
@@ -121,18 +129,22 @@ export function evaluateTargets(report: Report): Target[] {
   }
   const { size, concurrency } = settings.memory;
   const load = `${concurrency} × ${sizeLabel(size)}`;
-  const gatewayMemory = find(cells, 'gateway', size, concurrency, true);
+  const gatewayGrowth = peakGrowth(find(cells, 'gateway', size, concurrency, true));
+  const rawGrowth = peakGrowth(find(cells, 'raw', size, concurrency, true));
   targets.push({
     name: `gateway peak memory growth at ${load} ≤ 64 MiB`,
-    measured: gatewayMemory?.rssGrowth != null ? `+${(gatewayMemory.rssGrowth / MiB).toFixed(1)} MiB` : 'not measured',
-    pass: gatewayMemory?.rssGrowth != null ? gatewayMemory.rssGrowth <= 64 * MiB : null,
+    measured:
+      gatewayGrowth !== null
+        ? `+${(gatewayGrowth / MiB).toFixed(1)} MiB${rawGrowth !== null ? ` (raw proxy, the floor: +${(rawGrowth / MiB).toFixed(1)} MiB)` : ''}`
+        : 'not measured',
+    pass: gatewayGrowth !== null ? gatewayGrowth <= 64 * MiB : null,
   });
-  const buffering = find(cells, 'buffering', size, concurrency, true);
+  const bufferingGrowth = peakGrowth(find(cells, 'buffering', size, concurrency, true));
   const expected = concurrency * size;
   targets.push({
     name: `buffering baseline's growth at ${load} ≥ ${(expected / MiB).toFixed(0)} MiB (expected: it holds every file)`,
-    measured: buffering?.rssGrowth != null ? `+${(buffering.rssGrowth / MiB).toFixed(1)} MiB` : 'not measured',
-    pass: buffering?.rssGrowth != null ? buffering.rssGrowth >= expected : null,
+    measured: bufferingGrowth !== null ? `+${(bufferingGrowth / MiB).toFixed(1)} MiB` : 'not measured',
+    pass: bufferingGrowth !== null ? bufferingGrowth >= expected : null,
   });
   for (const fileSize of settings.sizes) {
     const cell = find(cells, 'gateway', fileSize, 1);

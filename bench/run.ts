@@ -153,7 +153,9 @@ function notes(settings: Settings): string[] {
       '`server CPU s/GB` = server CPU seconds per 10⁹ file bytes forwarded.',
     '`server RSS growth`: the largest VmRSS sampled every 20 ms during the cell, minus the median idle VmRSS just before it. ' +
       `The three \`memory run\` rows each use a fresh process (warmed with 16 × ${sizeLabel(memory.warmSize)} uploads, then idle) ` +
-      `and ${memory.requests} uploads of ${sizeLabel(memory.size)} at concurrency ${memory.concurrency}; the other rows' growth is over an already-warm process.`,
+      `and ${memory.requests} uploads of ${sizeLabel(memory.size)} at concurrency ${memory.concurrency}; HWM is VmHWM after the run minus the same ` +
+      'baseline (the kernel\'s own peak, which sampling cannot miss); the memory targets use the larger of the two. ' +
+      'The other rows\' growth is over an already-warm process whose RSS earlier cells may already have raised.',
     '`CRM first byte`: at concurrency 1, the sink\'s arrival time of the first byte of the file part minus the load generator\'s ' +
       'time just before it handed the first file byte to its socket — both `performance.timeOrigin + performance.now()` on this machine.',
     'Raw proxy (`bench/raw-proxy.ts`): `pipeline(req, undiciPool.pipeline(...), res)` — no parsing; the floor for any Node forwarder. ' +
