@@ -206,6 +206,7 @@ async function main(): Promise<void> {
     progress(`done in ${report.durationS.toFixed(0)} s; written to ${settings.outFile}`);
     await shutdown(0);
   } catch (error) {
+    if (shuttingDown) return; // interrupted: the signal handler is already stopping everything
     const message = error instanceof ChildDiedError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`\nbench: FAILED — ${message}\n`);
     await shutdown(1);

@@ -46,7 +46,8 @@ export async function startGateway(options: GatewayOptions): Promise<Server> {
     module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
     cwd: gatewayRoot,
     execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
-    env: { ...options.env, PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
+    // NODE_ENV=production as the container image sets it (Dockerfile); BENCH_GATEWAY_ENV may override it.
+    env: { NODE_ENV: 'production', ...options.env, PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
     ready: { stdout: /(https?:\/\/[^\s/]+)\/graphql/ },
   });
   // The banner names the CRM it calls: make sure it is the sink and not the embedded emulator.
@@ -65,7 +66,7 @@ async function startForwarder(root: string, name: string, module: string, sinkOr
     name,
     module,
     cwd: root,
-    env: { SINK_ORIGIN: sinkOrigin },
+    env: { NODE_ENV: 'production', SINK_ORIGIN: sinkOrigin },
     execArgv: profileArgs(profileDir),
     ready: { announce: 'ready' },
   });
