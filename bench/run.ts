@@ -147,9 +147,11 @@ function notes(settings: Settings): string[] {
       `${settings.warmupMs} ms), then measures for ${settings.windowMs / 1000} s (longer until ≥ max(2 × conc., 30) uploads complete); ` +
       '`window s` is that span. Latency is from the request\'s start to the last byte of the answer. Every answer is checked ' +
       '(the gateway\'s must be `UploadRecordPhotoSuccess` with the exact `byteSize`), and the sink checks every upload arrived with exactly the file\'s bytes.',
-    '`÷ direct`: the row divided by the direct-to-sink row with the same size and concurrency (the gateway/direct ratio on gateway rows).',
+    '`÷ direct`: the row divided by the direct-to-sink row with the same size and concurrency (the gateway/direct ratio on gateway rows; ' +
+      'memory-run rows against the 64-concurrency direct row).',
     'CPU s: user + system seconds over the window, from /proc/<pid>/stat (10 ms ticks), for the load generator, the server ' +
-      '(gateway, raw proxy or buffering baseline; — on the direct path, where the sink is the server) and the sink. ' +
+      '(gateway, raw proxy or buffering baseline; — on the direct path, where the sink is the server), the sink, and `other`: ' +
+      'every process on the machine outside the bench (machine busy time from /proc/stat minus the bench\'s processes). ' +
       '`server CPU s/GB` = server CPU seconds per 10⁹ file bytes forwarded.',
     '`server RSS growth`: the largest VmRSS sampled every 20 ms during the cell, minus the median idle VmRSS just before it. ' +
       `The three \`memory run\` rows each use a fresh process (warmed with 16 × ${sizeLabel(memory.warmSize)} uploads, then idle) ` +
