@@ -9,6 +9,7 @@ import { ServiceCredentials } from './crm/service-credentials.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
+import { useBodyLimits } from './http/body-limits.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import { buildSchema } from './schema/index.ts';
@@ -31,6 +32,9 @@ export interface GatewayDependencies {
   /** Headers GraphiQL starts with, e.g. the emulator's demo token. */
   graphiqlHeaders?: Record<string, string>;
 }
+
+const MAX_MULTIPART_BYTES = 25_000_000;
+const MAX_JSON_BYTES = 1_000_000;
 
 const GRAPHIQL_QUERY = `# Uploads need a multipart request (curl, Apollo Client); here you can explore the schema.
 query Schema {
@@ -57,6 +61,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Replaced by useBodyLimits: Yoga's limit copies each body into a stream our parser never reads.
+    maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),
     // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
     renderGraphiQL,
@@ -67,9 +73,15 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     },
     plugins: [
       useCsrfPrevention(),
+      useBodyLimits({ multipartBytes: MAX_MULTIPART_BYTES, otherBytes: MAX_JSON_BYTES }),
       ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       // One file per request: files arrive in order and are not buffered, so a second one would wait on the first.
-      useStreamingMultipart({ maxFileBytes: MAX_PHOTO_BYTES + 1, maxFiles: 1, maxFieldBytes: 100_000 }),
+      useStreamingMultipart({
+        maxFileBytes: MAX_PHOTO_BYTES + 1,
+        maxFiles: 1,
+        maxFieldBytes: 100_000,
+        maxBodyBytes: MAX_MULTIPART_BYTES,
+      }),
     ],
     context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), photos }),
   });

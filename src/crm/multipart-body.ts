@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 export interface FilePart {
   /** Already cleaned by the caller; escaped again here so no name can break the part's headers. */
@@ -19,7 +19,8 @@ function escapeParameter(value: string): string {
 
 /** A multipart/form-data body with one file field, streamed: it holds no more than the chunk in hand. */
 export function multipartFileBody(field: string, part: FilePart): MultipartBody {
-  const boundary = `----crm-photo-${randomBytes(16).toString('hex')}`;
+  // Unguessable per request, so no file content can be crafted to close the part early.
+  const boundary = `----crm-photo-${randomUUID()}`;
   const head = Buffer.from(
     `--${boundary}\r\n` +
       `Content-Disposition: form-data; name="${escapeParameter(field)}"; filename="${escapeParameter(part.filename)}"\r\n` +

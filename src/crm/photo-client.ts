@@ -153,12 +153,12 @@ export class PhotoClient {
       stall.disarm();
       return await readAnswer(response);
     } catch (error) {
+      // Whatever failed, stop pulling from the caller's stream; the caller decides what to do with the rest.
+      if (!controller.signal.aborted) controller.abort();
       if (sourceError) return { kind: 'source-failed', error: sourceError.error };
       return { kind: 'transport-failed', ...classify(error, stalled) };
     } finally {
       stall.disarm();
-      // Stop pulling from the caller's stream whatever happened; the caller decides what to do with the rest.
-      if (!controller.signal.aborted) controller.abort();
     }
   }
 

@@ -14,6 +14,8 @@ export interface MultipartLimits {
   maxFiles: number;
   /** Bytes allowed for the `operations` and `map` fields. */
   maxFieldBytes: number;
+  /** Bytes a body with no declared length may send before the connection is cut. */
+  maxBodyBytes: number;
 }
 
 const MULTIPART = /^multipart\/form-data\b/i;
@@ -31,11 +33,13 @@ export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<st
       setRequestParser(async () => {
         let operations: unknown;
         try {
-          operations = await processRequest(req, res, {
+          const parsing = processRequest(req, res, {
             maxFileSize: limits.maxFileBytes,
             maxFiles: limits.maxFiles,
             maxFieldSize: limits.maxFieldBytes,
           });
+          if (req.headers['content-length'] === undefined) capUndeclaredBody(req, limits.maxBodyBytes);
+          operations = await parsing;
         } catch (error) {
           throw multipartError(error);
         }
@@ -45,6 +49,19 @@ export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<st
       });
     },
   };
+}
+
+/** A chunked body has no size to refuse up front: count it, and cut the connection once it runs past the limit. */
+function capUndeclaredBody(req: IncomingMessage, maxBytes: number): void {
+  let received = 0;
+  const count = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > maxBytes) {
+      req.off('data', count);
+      req.socket.destroy();
+    }
+  };
+  req.on('data', count);
 }
 
 function multipartError(error: unknown) {

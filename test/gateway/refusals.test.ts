@@ -159,7 +159,7 @@ describe('size', () => {
   it('a body declared larger than 25 MB is refused with HTTP 413 before it is read', async () => {
     const response = await uploadPhoto(stack.url, { file: withPadding(png(100, 100), 3 * LIMIT) });
     expect(response.status).toBe(413);
-    expect(response.body.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
     await expectNoCrmCall();
   });
 });
