@@ -1,7 +1,7 @@
-import { GraphQLError } from 'graphql';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { CrmFailure } from '../crm/failures.ts';
 import { UploadStreamError, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
+import { multipartRequestError } from '../upload/request-errors.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
 import { addCrmErrors } from './crm-errors.ts';
@@ -10,17 +10,6 @@ import type { addCrmRecord } from './crm-record.ts';
 import { addUploadedPhoto } from './uploaded-photo.ts';
 
 type Success = Extract<RecordPhotoOutcome, { ok: true }>;
-
-/** The multipart parser failed the file (it never came, the client left): a request error, with its HTTP status. */
-function transportError(error: unknown): GraphQLError {
-  const status = (error as { status?: unknown }).status;
-  return new GraphQLError(error instanceof Error ? error.message : 'The file could not be read.', {
-    extensions: {
-      code: 'BAD_MULTIPART_REQUEST',
-      http: { status: typeof status === 'number' && status >= 400 && status < 500 ? status : 400 },
-    },
-  });
-}
 
 export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum, crmRecord: ReturnType<typeof addCrmRecord>) {
   builder.addScalarType('Upload', GraphQLUpload, {});
@@ -65,17 +54,18 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
             restrictWorkflow: args.restrictWorkflow === true,
             callerAuthorization: context.callerAuthorization,
             file: async () => {
-              const upload = await args.file.catch((error: unknown) => {
-                throw transportError(error);
-              });
-              return { filename: upload.filename ?? null, stream: upload.createReadStream() };
+              try {
+                const upload = await args.file;
+                return { filename: upload.filename ?? null, stream: upload.createReadStream() };
+              } catch (error) {
+                throw multipartRequestError(error, 'The file could not be read.');
+              }
             },
           });
           return outcome.ok ? outcome : outcome.failure;
         } catch (error) {
-          if (error instanceof UploadStreamError) {
-            throw new GraphQLError(error.message, { extensions: { code: 'UPLOAD_STREAM_FAILED' } });
-          }
+          // The client's upload broke off or stalled: a request error, not a CRM outcome.
+          if (error instanceof UploadStreamError) throw multipartRequestError(error);
           throw error;
         }
       },

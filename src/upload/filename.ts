@@ -15,13 +15,23 @@ export function cleanFilename(raw: string | null | undefined, mimeType: string):
   const fallback = `photo.${EXTENSIONS[mimeType] ?? 'img'}`;
   if (!raw) return fallback;
   const base = raw.split(/[/\\]/).pop() ?? '';
-  let name = base
+  const name = base
     .normalize('NFC')
     .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '')
     .trim();
   if (/^\.*$/.test(name)) return fallback;
-  while (Buffer.byteLength(name, 'utf8') > MAX_FILENAME_BYTES) {
-    name = Array.from(name).slice(0, -1).join('');
+  return truncateUtf8(name, MAX_FILENAME_BYTES);
+}
+
+/** The longest prefix of whole characters that fits in `maxBytes` of UTF-8, in one pass. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const character of text) {
+    bytes += Buffer.byteLength(character, 'utf8');
+    if (bytes > maxBytes) break;
+    end += character.length;
   }
-  return name;
+  return text.slice(0, end);
 }

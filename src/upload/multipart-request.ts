@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import { processRequest, Upload, type FileUpload } from 'graphql-upload-minimal';
+import { guardMultipartParser } from './parser-guard.ts';
+import { multipartRequestError } from './request-errors.ts';
 
 export interface NodeServerContext {
   req: IncomingMessage;
@@ -33,6 +35,7 @@ export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<st
       setRequestParser(async () => {
         let operations: unknown;
         try {
+          guardMultipartParser(req);
           const parsing = processRequest(req, res, {
             maxFileSize: limits.maxFileBytes,
             maxFiles: limits.maxFiles,
@@ -41,7 +44,7 @@ export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<st
           if (req.headers['content-length'] === undefined) capUndeclaredBody(req, limits.maxBodyBytes);
           operations = await parsing;
         } catch (error) {
-          throw multipartError(error);
+          throw multipartRequestError(error);
         }
         drainUploadsOnceAnswered(operations, res);
         // Yoga validates the shape (query string, variables object) and answers 400 when it is wrong.
@@ -62,18 +65,6 @@ function capUndeclaredBody(req: IncomingMessage, maxBytes: number): void {
     }
   };
   req.on('data', count);
-}
-
-function multipartError(error: unknown) {
-  const status = (error as { status?: unknown }).status;
-  const httpStatus = typeof status === 'number' && status >= 400 && status < 500 ? status : 400;
-  const message = error instanceof Error ? error.message : 'The multipart request could not be read.';
-  return createGraphQLError(message, {
-    extensions: {
-      code: httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_MULTIPART_REQUEST',
-      http: { status: httpStatus },
-    },
-  });
 }
 
 function collectUploads(value: unknown, found: Upload[], depth = 0): Upload[] {

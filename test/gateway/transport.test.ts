@@ -53,6 +53,56 @@ describe('malformed multipart requests', () => {
     expect(resultOf(await uploadPhoto(stack.url, { file: png(5, 5) })).__typename).toBe('UploadRecordPhotoSuccess');
   });
 
+  it('a part header line without a colon → 400, and the parser\'s second error does not crash the process', async () => {
+    const broken = Buffer.concat([
+      multipartBody([validOperations, validMap]).subarray(0, -`--${BOUNDARY}--\r\n`.length),
+      Buffer.from(`--${BOUNDARY}\r\nthis header line has no colon\r\n\r\nx\r\n--${BOUNDARY}--\r\n`),
+    ]);
+    const response = await postRaw(stack.url, { body: broken });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('BAD_MULTIPART_REQUEST');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(resultOf(await uploadPhoto(stack.url, { file: png(5, 5) })).__typename).toBe('UploadRecordPhotoSuccess');
+  });
+
+  it.each(['variables.hasOwnProperty.call', 'variables.constructor.prototype.polluted', 'variables.toString.x', 'variables.file.__proto__'])(
+    'a map path through a prototype (%s) → 400, and nothing is polluted',
+    async (path) => {
+      const response = await postRaw(stack.url, { body: multipartBody([validOperations, map(JSON.stringify({ 0: [path] })), file]) });
+      expect(response.status).toBe(400);
+      expect(response.json?.errors?.[0]?.extensions?.code).toBe('BAD_MULTIPART_REQUEST');
+      expect(typeof Object.prototype.hasOwnProperty.call).toBe('function');
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(resultOf(await uploadPhoto(stack.url, { file: png(5, 5) })).__typename).toBe('UploadRecordPhotoSuccess');
+    },
+  );
+
+  it('a body cut off inside the file → 400, not a field error under 200', async () => {
+    await stack.crm.reset();
+    const body = multipartBody([validOperations, validMap, { ...file, data: png(300, 300) }]);
+    const response = await postRaw(stack.url, {
+      headers: { 'transfer-encoding': 'chunked' },
+      write: async (request) => {
+        request.end(body.subarray(0, body.length - 200));
+      },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('BAD_MULTIPART_REQUEST');
+  });
+
+  it('one file used by two fields → 400', async () => {
+    const twice = JSON.stringify({
+      query: `mutation ($file: Upload!) {
+        a: uploadRecordPhoto(module: LEADS, recordId: "1000000000001", file: $file) { __typename }
+        b: uploadRecordPhoto(module: LEADS, recordId: "1000000000002", file: $file) { __typename }
+      }`,
+      variables: { file: null },
+    });
+    const response = await postRaw(stack.url, { body: multipartBody([operations(twice), validMap, file]) });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.message).toMatch(/createReadStream\(\) multiple times/);
+  });
+
   it('a content type without a boundary → 400', async () => {
     const response = await postRaw(stack.url, { body: Buffer.from('x'), contentType: 'multipart/form-data' });
     expect(response.status).toBeGreaterThanOrEqual(400);

@@ -26,3 +26,11 @@ describe('cleanFilename', () => {
     expect(cleaned).toBe('写'.repeat(85));
   });
 });
+
+describe('cleanFilename on hostile lengths', () => {
+  it('cuts a 16 KiB name to whole characters within 255 bytes', () => {
+    const cleaned = cleanFilename(`${'é'.repeat(16_000)}.png`, 'image/png');
+    expect(cleaned).toBe('é'.repeat(127));
+    expect(Buffer.byteLength(cleaned, 'utf8')).toBe(254);
+  });
+});
