@@ -3,9 +3,9 @@ import { Agent } from 'undici';
 export interface MintedToken {
   accessToken: string;
   /** Epoch milliseconds. */
+  mintedAt: number;
+  /** Epoch milliseconds. */
   expiresAt: number;
-  /** The API origin the accounts server names for this organisation, when it names one. */
-  apiDomain: string | null;
 }
 
 export type AccountsFailure = 'refused' | 'rate-limited' | 'unavailable';
@@ -88,11 +88,8 @@ function parseTokenAnswer(status: number, text: string): MintedToken {
   }
   if (typeof json.access_token === 'string' && json.access_token !== '') {
     const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 3600;
-    return {
-      accessToken: json.access_token,
-      expiresAt: Date.now() + expiresIn * 1000,
-      apiDomain: typeof json.api_domain === 'string' ? json.api_domain : null,
-    };
+    const mintedAt = Date.now();
+    return { accessToken: json.access_token, mintedAt, expiresAt: mintedAt + expiresIn * 1000 };
   }
   const error = typeof json.error === 'string' ? json.error : null;
   if (status === 400 && error === 'Access Denied') {

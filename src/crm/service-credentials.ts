@@ -33,7 +33,11 @@ export class ServiceCredentials implements CredentialProvider {
         this.#refreshing ??= this.#refresh().finally(() => {
           this.#refreshing = null;
         });
-        token = await this.#refreshing;
+        token = await this.#refreshing.catch((error: unknown) => {
+          const fallback = this.#stillValid();
+          if (fallback) return fallback;
+          throw error;
+        });
       }
       return { ok: true, authorization: `Zoho-oauthtoken ${token.accessToken}` };
     } catch (error) {
@@ -46,13 +50,18 @@ export class ServiceCredentials implements CredentialProvider {
     if (this.#token && authorization === `Zoho-oauthtoken ${this.#token.accessToken}`) this.#token = null;
   }
 
+  /** The cached token while it is not yet due for renewal: a tenth of its life (at most 5 minutes) before expiry. */
   #fresh(): MintedToken | null {
     const token = this.#token;
     if (!token) return null;
-    const lifetime = token.expiresAt - this.#now();
-    // Refresh ahead of expiry: a token must not run out between here and the CRM.
-    const margin = Math.min(MAX_REFRESH_MARGIN_MS, lifetime / 10);
-    return lifetime > margin && lifetime > 0 ? token : null;
+    const margin = Math.min(MAX_REFRESH_MARGIN_MS, (token.expiresAt - token.mintedAt) / 10);
+    return this.#now() < token.expiresAt - margin ? token : null;
+  }
+
+  /** A token past its renewal point but not yet expired: still usable while a refresh fails. */
+  #stillValid(): MintedToken | null {
+    const token = this.#token;
+    return token && this.#now() < token.expiresAt ? token : null;
   }
 
   async #refresh(): Promise<MintedToken> {

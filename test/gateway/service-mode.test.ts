@@ -109,3 +109,27 @@ describe('service mode', () => {
     });
   });
 });
+
+describe('service mode token renewal', () => {
+  it('renews a token before it expires, so no upload goes out with a token about to run out', async () => {
+    const target = await serviceStack();
+    await target.crm.accounts({ accessTokenTtlSeconds: 3 });
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    // past nine tenths of its life, not yet expired
+    await new Promise((resolve) => setTimeout(resolve, 2_800));
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    const tokens = new Set((await target.crm.requests()).map((r) => r.authorization));
+    expect(tokens.size).toBe(2);
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'issued']);
+  });
+
+  it('keeps using a still-valid token when its renewal fails', async () => {
+    const target = await serviceStack();
+    await target.crm.accounts({ accessTokenTtlSeconds: 3 });
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    await target.crm.revokeRefreshToken(EMULATOR_REFRESH_TOKEN);
+    await new Promise((resolve) => setTimeout(resolve, 2_800));
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'invalid_code']);
+  });
+});
