@@ -36,6 +36,8 @@ export interface GatewayConfig {
   apiKeys: string[];
   /** On SIGTERM, how long in-flight uploads may take to finish before connections are cut. */
   shutdownGraceMs: number;
+  /** How long a client may send nothing in the middle of its upload. */
+  uploadIdleTimeoutMs: number;
 }
 
 /** A start-up refusal: names the variable and what is wrong with it. */
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     host: value(env, 'HOST') ?? '0.0.0.0',
     corsOrigins: corsOrigins(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    uploadIdleTimeoutMs: integer(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, 1, 600_000),
     serviceCredentials: credentials,
     apiKeys: keys,
     crm: {

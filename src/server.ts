@@ -56,7 +56,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
   const credentials = credentialsFor(config, accounts, dependencies);
-  const photos = new RecordPhotoService(client, credentials);
+  const photos = new RecordPhotoService(client, credentials, { uploadIdleTimeoutMs: config.uploadIdleTimeoutMs });
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -72,9 +72,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       defaultQuery: GRAPHIQL_QUERY,
     },
     plugins: [
+      ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       useCsrfPrevention(),
       useBodyLimits({ multipartBytes: MAX_MULTIPART_BYTES, otherBytes: MAX_JSON_BYTES }),
-      ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       // One file per request: files arrive in order and are not buffered, so a second one would wait on the first.
       useStreamingMultipart({
         maxFileBytes: MAX_PHOTO_BYTES + 1,
@@ -83,12 +83,16 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
         maxBodyBytes: MAX_MULTIPART_BYTES,
       }),
     ],
-    context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), photos }),
+    context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), signal: request.signal, photos }),
   });
   return {
     yoga,
     async close() {
       await Promise.all([client.close(), accounts?.close()]);
+    },
+    /** Aborts whatever is still in flight to the CRM and the accounts server. */
+    async destroy() {
+      await Promise.all([client.destroy(), accounts?.destroy()]);
     },
   };
 }
@@ -128,7 +132,8 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
         clearInterval(sweep);
         clearTimeout(cut);
       }
-      await handler.close();
+      // Every client connection is gone: whatever is still on its way to the CRM has no one to answer.
+      await handler.destroy();
     },
   };
 }

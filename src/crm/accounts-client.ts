@@ -77,6 +77,10 @@ export class AccountsClient {
   async close(): Promise<void> {
     await this.#agent.close();
   }
+
+  async destroy(): Promise<void> {
+    await this.#agent.destroy();
+  }
 }
 
 function parseTokenAnswer(status: number, text: string): MintedToken {

@@ -84,6 +84,8 @@ export function interpretPhotoAnswer(answer: CrmAnswer, target: PhotoTarget): In
 
   const { code } = parsed;
   const message = parsed.message ?? `The CRM answered ${code}.`;
+  // 429 means "slow down" whatever code comes with it.
+  if (answer.status === 429) return { ok: false, failure: rateLimited(answer, message, moduleApiName) };
   if (code === 'SUCCESS' && answer.status >= 200 && answer.status < 300) return { ok: true, message };
 
   const base = (known: CrmErrorCode) => ({ code: known, message, resolution: resolutionFor(known, moduleApiName) });

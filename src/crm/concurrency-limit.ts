@@ -1,4 +1,4 @@
-export type QueueRefusal = 'queue-full' | 'queue-timeout';
+export type QueueRefusal = 'queue-full' | 'queue-timeout' | 'cancelled';
 
 export class QueueRefusedError extends Error {
   override name = 'QueueRefusedError';
@@ -32,16 +32,9 @@ export class ConcurrencyLimit {
     this.#timeoutMs = options.timeoutMs;
   }
 
-  get active(): number {
-    return this.#active;
-  }
-
-  get waiting(): number {
-    return this.#queue.length;
-  }
-
-  /** Resolves with a release function, called exactly once by the holder when done. */
-  acquire(): Promise<() => void> {
+  /** Resolves with a release function, called exactly once by the holder when done; `signal` withdraws a waiter. */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(new QueueRefusedError('cancelled', 'the caller went away'));
     if (this.#active < this.#max) {
       this.#active++;
       return Promise.resolve(this.#releaser());
@@ -52,14 +45,25 @@ export class ConcurrencyLimit {
       );
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#queue.splice(this.#queue.indexOf(waiter), 1);
-          reject(new QueueRefusedError('queue-timeout', `no slot to the CRM freed up within ${this.#timeoutMs} ms`));
-        }, this.#timeoutMs),
+      const leave = (error: QueueRefusedError) => {
+        this.#queue.splice(this.#queue.indexOf(waiter), 1);
+        clearTimeout(waiter.timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
       };
+      const onAbort = () => leave(new QueueRefusedError('cancelled', 'the caller went away'));
+      const waiter: Waiter = {
+        resolve: (release) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(release);
+        },
+        reject,
+        timer: setTimeout(
+          () => leave(new QueueRefusedError('queue-timeout', `no slot to the CRM freed up within ${this.#timeoutMs} ms`)),
+          this.#timeoutMs,
+        ),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
     });
   }

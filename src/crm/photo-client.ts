@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer, PhotoTarget } from './answers.ts';
-import { ConcurrencyLimit, QueueRefusedError, type QueueRefusal } from './concurrency-limit.ts';
+import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
 import { multipartFileBody, type FilePart } from './multipart-body.ts';
 
 export interface PhotoClientOptions {
@@ -21,6 +21,8 @@ export interface PhotoUploadRequest {
   /** The full Authorization header value, `Zoho-oauthtoken …`. */
   authorization: string;
   file: FilePart;
+  /** Aborted when the caller no longer wants the answer (its client left, the server is shutting down). */
+  signal?: AbortSignal;
 }
 
 export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
@@ -31,7 +33,9 @@ export type PhotoUploadReply =
   /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
   | { kind: 'source-failed'; error: unknown }
   /** Too many uploads already in flight to the CRM: nothing was sent. */
-  | { kind: 'queue-refused'; refusal: QueueRefusal; detail: string; retryAfterSeconds: number };
+  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number }
+  /** The caller's signal fired: whatever was under way was aborted. */
+  | { kind: 'cancelled' };
 
 /** Enough for any JSON answer or error page; more is read off and dropped. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -57,9 +61,15 @@ class StallTimer {
     this.#ms = ms;
     this.#onStall = onStall;
   }
+  #stopped = false;
   arm(): void {
     this.disarm();
-    this.#timer = setTimeout(this.#onStall, this.#ms);
+    if (!this.#stopped) this.#timer = setTimeout(this.#onStall, this.#ms);
+  }
+  /** For good: a body generator left suspended cannot re-arm it later. */
+  stop(): void {
+    this.#stopped = true;
+    this.disarm();
   }
   disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -89,20 +99,16 @@ export class PhotoClient {
     return restrictWorkflow ? `${path}?restrict_triggers=workflow` : path;
   }
 
-  /** Uploads in flight to the CRM, and waiting for a slot. */
-  get load(): { active: number; waiting: number } {
-    return { active: this.#limit.active, waiting: this.#limit.waiting };
-  }
-
   async uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
     let release: () => void;
     try {
-      release = await this.#limit.acquire();
+      release = await this.#limit.acquire(request.signal);
     } catch (error) {
+      if (request.signal?.aborted) return { kind: 'cancelled' };
       if (!(error instanceof QueueRefusedError)) throw error;
       // A slot frees up as an upload finishes; a few seconds is a fair guess, bounded by the queue wait.
       const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
-      return { kind: 'queue-refused', refusal: error.refusal, detail: error.message, retryAfterSeconds };
+      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds };
     }
     try {
       return await this.#send(request);
@@ -119,6 +125,8 @@ export class PhotoClient {
       stalled = true;
       controller.abort(new Error('the CRM made no progress'));
     });
+    const cancel = () => controller.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', cancel, { once: true });
 
     const multipart = multipartFileBody('file', {
       ...request.file,
@@ -130,8 +138,11 @@ export class PhotoClient {
     async function* paced(): AsyncGenerator<Uint8Array> {
       for await (const chunk of multipart.body) {
         stall.arm(); // from here until undici asks for more, we wait on the CRM
-        yield chunk;
-        stall.disarm();
+        try {
+          yield chunk;
+        } finally {
+          stall.disarm(); // also when undici stops asking (an early answer, a reset)
+        }
       }
       stall.arm(); // all sent: the CRM owes us an answer
     }
@@ -155,10 +166,12 @@ export class PhotoClient {
     } catch (error) {
       // Whatever failed, stop pulling from the caller's stream; the caller decides what to do with the rest.
       if (!controller.signal.aborted) controller.abort();
+      if (request.signal?.aborted) return { kind: 'cancelled' };
       if (sourceError) return { kind: 'source-failed', error: sourceError.error };
       return { kind: 'transport-failed', ...classify(error, stalled) };
     } finally {
-      stall.disarm();
+      stall.stop();
+      request.signal?.removeEventListener('abort', cancel);
     }
   }
 

@@ -23,6 +23,8 @@ export interface RecordPhotoRequest {
   callerAuthorization: string | null;
   /** Resolved once the transport reaches the file's part. */
   file: () => Promise<IncomingFile>;
+  /** Aborted when the client goes away: anything under way for it stops. */
+  signal?: AbortSignal;
 }
 
 export interface UploadedPhoto {
@@ -40,9 +42,14 @@ export type RecordPhotoOutcome =
 
 const RECORD_ID = /^\d{1,19}$/;
 
-/** A client's upload stream failed (it disconnected, or its multipart body broke): there is no one to answer. */
+/** A client's upload stream failed (it disconnected, stalled, or its multipart body broke): a request error. */
 export class UploadStreamError extends Error {
   override name = 'UploadStreamError';
+}
+
+export interface RecordPhotoServiceOptions {
+  /** How long the client may send nothing while its upload is being forwarded. */
+  uploadIdleTimeoutMs: number;
 }
 
 function rejected(reason: PhotoRejectionReason, code: CrmErrorCode, message: string, moduleApiName: string): RecordPhotoOutcome {
@@ -70,10 +77,12 @@ const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string 
 export class RecordPhotoService {
   readonly #client: PhotoClient;
   readonly #credentials: CredentialProvider;
+  readonly #options: RecordPhotoServiceOptions;
 
-  constructor(client: PhotoClient, credentials: CredentialProvider) {
+  constructor(client: PhotoClient, credentials: CredentialProvider, options: RecordPhotoServiceOptions) {
     this.#client = client;
     this.#credentials = credentials;
+    this.#options = options;
   }
 
   async upload(request: RecordPhotoRequest): Promise<RecordPhotoOutcome> {
@@ -111,7 +120,7 @@ export class RecordPhotoService {
     const { authorization } = credential;
 
     const file = await request.file();
-    const reader = new StreamReader(file.stream);
+    const reader = new StreamReader(file.stream, { idleTimeoutMs: this.#options.uploadIdleTimeoutMs });
     try {
       return await this.#sniffAndSend(request, authorization, file, reader);
     } catch (error) {
@@ -153,6 +162,7 @@ export class RecordPhotoService {
       restrictWorkflow: request.restrictWorkflow,
       authorization,
       file: { filename, contentType: image.mimeType, content: content.chunks },
+      ...(request.signal ? { signal: request.signal } : {}),
     });
 
     if (content.tooLarge) {
@@ -161,6 +171,8 @@ export class RecordPhotoService {
     switch (reply.kind) {
       case 'source-failed':
         throw reply.error;
+      case 'cancelled':
+        throw Object.assign(new Error('the client went away'), { status: 499 });
       case 'queue-refused':
         return {
           ok: false,

@@ -7,6 +7,8 @@ import type { RecordPhotoService } from '../photos/upload-record-photo.ts';
 /** What every resolver gets: the caller's credentials as sent, and the services that do the work. */
 export interface GraphContext {
   callerAuthorization: string | null;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
   photos: RecordPhotoService;
 }
 

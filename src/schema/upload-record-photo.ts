@@ -53,6 +53,7 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
             recordId: String(args.recordId),
             restrictWorkflow: args.restrictWorkflow === true,
             callerAuthorization: context.callerAuthorization,
+            signal: context.signal,
             file: async () => {
               try {
                 const upload = await args.file;

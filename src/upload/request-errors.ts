@@ -11,7 +11,7 @@ export function multipartRequestError(error: unknown, fallbackMessage = 'The mul
   const message = error instanceof Error && error.message ? error.message : fallbackMessage;
   return createGraphQLError(message, {
     extensions: {
-      code: httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_MULTIPART_REQUEST',
+      code: httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : httpStatus === 408 ? 'UPLOAD_TIMEOUT' : 'BAD_MULTIPART_REQUEST',
       http: { status: httpStatus },
     },
   });

@@ -4,15 +4,23 @@ import type { Readable } from 'node:stream';
  * Pulls chunks from a Node stream one at a time, and lets go of it cleanly: after `release()`
  * the stream has none of our listeners, so whoever drains it next is not blocked by us.
  */
+/** The client sent nothing for too long. */
+export class UploadIdleError extends Error {
+  override name = 'UploadIdleError';
+  readonly status = 408;
+}
+
 export class StreamReader {
   readonly #stream: Readable;
+  readonly #idleTimeoutMs: number;
   #ended = false;
   #failure: { error: unknown } | undefined;
   #released = false;
   #wake: (() => void) | undefined;
 
-  constructor(stream: Readable) {
+  constructor(stream: Readable, options: { idleTimeoutMs?: number } = {}) {
     this.#stream = stream;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
     stream.on('readable', this.#notify);
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onError);
@@ -27,10 +35,24 @@ export class StreamReader {
       const chunk = this.#stream.read() as Buffer | null;
       if (chunk !== null) return chunk;
       if (this.#ended) return null;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      await this.#waitForData();
     }
+  }
+
+  #waitForData(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer =
+        this.#idleTimeoutMs > 0
+          ? setTimeout(() => {
+              this.#wake = undefined;
+              reject(new UploadIdleError(`the client sent nothing for ${this.#idleTimeoutMs} ms`));
+            }, this.#idleTimeoutMs)
+          : undefined;
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   release(): void {

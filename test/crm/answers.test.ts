@@ -82,6 +82,11 @@ describe('interpretPhotoAnswer', () => {
     expect(!result.ok && result.failure).toMatchObject({ kind: 'rate-limited', code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 42 });
   });
 
+  it('reads any 429 as rate limited, whatever code comes with it', () => {
+    const result = interpretPhotoAnswer(json(429, 'API_LIMIT_EXCEEDED', 'slow down', { retryAfter: '5' }), target);
+    expect(!result.ok && result.failure).toMatchObject({ kind: 'rate-limited', code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 5 });
+  });
+
   it('reads a bare 429 as rate limited', () => {
     const result = interpretPhotoAnswer({ status: 429, body: 'Too Many Requests', contentType: 'text/plain', retryAfter: null }, target);
     expect(!result.ok && result.failure).toMatchObject({ kind: 'rate-limited', retryAfterSeconds: null });

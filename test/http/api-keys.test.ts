@@ -31,6 +31,11 @@ describe('API keys in pass-through mode', () => {
     expect(await stack.crm.requests()).toEqual([]);
   });
 
+  it('checks the key before anything else: no key and no preflight header is a 401, not a 403', async () => {
+    const response = await postRaw(stack.url, { body, preflightHeader: false });
+    expect(response.status).toBe(401);
+  });
+
   it('a valid key in x-api-key lets the upload through with the caller’s own CRM token', async () => {
     await stack.crm.reset();
     const response = await postRaw(stack.url, { body, headers: { 'x-api-key': KEY } });
