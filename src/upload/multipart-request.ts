@@ -36,6 +36,8 @@ export function useStreamingMultipart(limits: MultipartLimits): Plugin<Record<st
         let operations: unknown;
         try {
           guardMultipartParser(req);
+          // Media types are case-insensitive; processRequest looks for the lower-case spelling (the boundary keeps its case).
+          req.headers['content-type'] = req.headers['content-type']!.replace(MULTIPART, 'multipart/form-data');
           const parsing = processRequest(req, res, {
             maxFileSize: limits.maxFileBytes,
             maxFiles: limits.maxFiles,

@@ -1,25 +1,42 @@
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 
-/** Names an own path through JSON operations can never need: they reach Object or Array prototypes. */
-function reachesPrototype(segment: string): boolean {
-  if (/^\d+$/.test(segment)) return false;
-  return segment in Object.prototype || segment in Array.prototype || segment === 'prototype';
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Whether `path`, walked the way the parser walks it through the objects JSON.parse made of `operations`, stays on
+ * own properties. A variable named `values` or `keys` is fine; a path through an inherited member
+ * (`variables.hasOwnProperty.call`) or into a string (`query.at.call`) is not. A path to nothing is left for the
+ * parser to report.
+ */
+function ownPath(operations: unknown, path: string): boolean {
+  const segments = path.split('.');
+  const last = segments.pop()!;
+  let target: unknown = operations;
+  for (const segment of segments) {
+    if (PROTOTYPE_KEYS.has(segment)) return false;
+    if (target === null || target === undefined || !(segment in Object(target))) return true;
+    if (typeof target !== 'object' || !Object.hasOwn(target, segment)) return false;
+    target = (target as Record<string, unknown>)[segment];
+  }
+  return !PROTOTYPE_KEYS.has(last);
 }
 
-/** The map's paths, when any of them could walk into a prototype (the parser follows inherited properties). */
-export function hostileMapPath(mapField: string): string | null {
+/** The first of the map's paths that does not stay inside `operationsField`'s own properties, or null. */
+export function hostileMapPath(mapField: string, operationsField: string | undefined): string | null {
   let map: unknown;
+  let operations: unknown;
   try {
     map = JSON.parse(mapField);
+    operations = operationsField === undefined ? undefined : JSON.parse(operationsField);
   } catch {
     return null; // the parser answers malformed JSON itself
   }
-  if (typeof map !== 'object' || map === null) return null;
+  if (typeof map !== 'object' || map === null || operations === undefined) return null; // …and misordered fields
   for (const paths of Object.values(map)) {
     if (!Array.isArray(paths)) continue;
     for (const path of paths) {
-      if (typeof path === 'string' && path.split('.').some(reachesPrototype)) return path;
+      if (typeof path === 'string' && path.trim() !== '' && !ownPath(operations, path)) return path;
     }
   }
   return null;
@@ -40,9 +57,11 @@ export function guardMultipartParser(req: IncomingMessage): void {
     const parser = destination as unknown as Writable;
     parser.on('error', () => {});
     const emit = parser.emit.bind(parser) as (event: string | symbol, ...args: unknown[]) => boolean;
+    let operationsField: string | undefined;
     parser.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      if (event === 'field' && args[0] === 'operations' && typeof args[1] === 'string') operationsField = args[1];
       if (event === 'field' && args[0] === 'map' && typeof args[1] === 'string') {
-        const path = hostileMapPath(args[1]);
+        const path = hostileMapPath(args[1], operationsField);
         if (path !== null) {
           return emit('error', new Error(`The 'map' path '${path.slice(0, 100)}' leads outside the operations.`));
         }

@@ -103,6 +103,45 @@ describe('malformed multipart requests', () => {
     expect(response.json?.errors?.[0]?.message).toMatch(/createReadStream\(\) multiple times/);
   });
 
+  it.each(['values', 'keys', 'entries', 'at', 'find', 'toString'])('a file variable named $%s is an ordinary upload', async (name) => {
+    const query = UPLOAD_MUTATION.replaceAll('$file', `$${name}`);
+    const body = multipartBody([
+      operations(JSON.stringify({ query, variables: { module: 'LEADS', recordId: '1000000000001', [name]: null } })),
+      map(JSON.stringify({ 0: [`variables.${name}`] })),
+      file,
+    ]);
+    const response = await postRaw(stack.url, { body });
+    expect(response.json?.data?.uploadRecordPhoto.__typename).toBe('UploadRecordPhotoSuccess');
+  });
+
+  it('a map path into a string of the operations (query.at.call) → 400', async () => {
+    const response = await postRaw(stack.url, { body: multipartBody([validOperations, map('{"0":["query.at.call"]}'), file]) });
+    expect(response.status).toBe(400);
+    expect(typeof String.prototype.at.call).toBe('function');
+  });
+
+  it('a document nested too deeply for the parser → 400 GRAPHQL_PARSE_FAILED, not a stack overflow', async () => {
+    const query = `mutation($file: Upload!) { uploadRecordPhoto(module: LEADS, recordId: ${'['.repeat(5_000)}${']'.repeat(5_000)}, file: $file) { __typename } }`;
+    const response = await postRaw(stack.url, { body: multipartBody([operations(JSON.stringify({ query, variables: { file: null } })), validMap, file]) });
+    expect(response.status).toBe(400);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+  });
+
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['multipart/mixed', 'multipart/mixed; boundary=x'],
+  ])('a POST as %s → 415 UNSUPPORTED_MEDIA_TYPE', async (_name, contentType) => {
+    const response = await postRaw(stack.url, { body: Buffer.from('{"query":"{ __typename }"}'), contentType });
+    expect(response.status).toBe(415);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('an upper-case media type is still multipart', async () => {
+    const body = multipartBody([validOperations, validMap, file]);
+    const response = await postRaw(stack.url, { body, contentType: `MULTIPART/FORM-DATA; boundary=${BOUNDARY}` });
+    expect(response.json?.data?.uploadRecordPhoto.__typename).toBe('UploadRecordPhotoSuccess');
+  });
+
   it('a content type without a boundary → 400', async () => {
     const response = await postRaw(stack.url, { body: Buffer.from('x'), contentType: 'multipart/form-data' });
     expect(response.status).toBeGreaterThanOrEqual(400);
@@ -115,6 +154,7 @@ describe('malformed multipart requests', () => {
     const response = await postRaw(stack.url, { body });
     expect(response.status).toBe(400);
     expect(response.json?.errors?.[0]?.message).toMatch(/Variable "\$file" of non-null type "Upload!" must not be null/);
+    expect(response.json?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(await stack.crm.requests()).toEqual([]);
   });
 
