@@ -46,8 +46,15 @@ export async function startGateway(options: GatewayOptions): Promise<Server> {
     module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
     cwd: gatewayRoot,
     execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
-    // NODE_ENV=production as the container image sets it (Dockerfile); BENCH_GATEWAY_ENV may override it.
-    env: { NODE_ENV: 'production', ...options.env, PORT: '0', HOST: '127.0.0.1', ZOHO_API_DOMAIN: sinkOrigin },
+    // NODE_ENV and NODE_OPTIONS as the container image sets them (Dockerfile); BENCH_GATEWAY_ENV may override them.
+    env: {
+      NODE_ENV: 'production',
+      NODE_OPTIONS: '--max-semi-space-size=2',
+      ...options.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ZOHO_API_DOMAIN: sinkOrigin,
+    },
     ready: { stdout: /(https?:\/\/[^\s/]+)\/graphql/ },
   });
   // The banner names the CRM it calls: make sure it is the sink and not the embedded emulator.

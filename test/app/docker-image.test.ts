@@ -32,7 +32,15 @@ beforeAll(async () => {
   await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv });
   await run(NODE, [join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')]);
 
-  app = start(NODE, ['dist/main.js'], { cwd: dir, env: { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' } });
+  // started the way the image starts it: its CMD, with its ENV
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  expect(cmd[0]).toBe('node');
+  const nodeOptions = /NODE_OPTIONS=(\S+)/.exec(dockerfile)?.[1];
+  expect(nodeOptions).toBe('--max-semi-space-size=2');
+  app = start(NODE, cmd.slice(1), {
+    cwd: dir,
+    env: { NODE_ENV: 'production', NODE_OPTIONS: nodeOptions!, PORT: '0', HOST: '127.0.0.1' },
+  });
   url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
 }, 180_000);
 
