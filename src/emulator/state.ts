@@ -91,6 +91,22 @@ export type NewRequest = Pick<
   'method' | 'path' | 'query' | 'authorization' | 'contentType' | 'transferEncoding' | 'contentLength'
 >;
 
+/** A log entry for a request that has just arrived. */
+export function newLogEntry(id: number, request: NewRequest): RequestLogEntry {
+  return {
+    id,
+    ...request,
+    state: 'receiving',
+    bytesReceived: 0,
+    file: null,
+    status: null,
+    code: null,
+    startedAt: Date.now(),
+    firstByteAt: null,
+    endedAt: null,
+  };
+}
+
 /** What the token endpoint answers for one call: HTTP status and JSON body. */
 export interface TokenEndpointAnswer {
   readonly httpStatus: number;
@@ -328,18 +344,7 @@ export class EmulatorState {
 
   /** Appends a request to the log in state 'receiving' and returns the live entry. */
   logRequest(request: NewRequest): RequestLogEntry {
-    const entry: RequestLogEntry = {
-      id: this.#nextRequestId++,
-      ...request,
-      state: 'receiving',
-      bytesReceived: 0,
-      file: null,
-      status: null,
-      code: null,
-      startedAt: Date.now(),
-      firstByteAt: null,
-      endedAt: null,
-    };
+    const entry = newLogEntry(this.#nextRequestId++, request);
     this.#requests.push(entry);
     if (this.#requests.length > MAX_LOGGED_REQUESTS) this.#requests.shift();
     return entry;

@@ -8,7 +8,7 @@ import type { TokenRequestParams } from './accounts.ts';
 import { CRM_JSON_CONTENT_TYPE } from './answers.ts';
 import { Exchange } from './exchange.ts';
 import { applyFault } from './fault-actions.ts';
-import type { EmulatorState, RequestLogEntry } from './state.ts';
+import { newLogEntry, type EmulatorState, type RequestLogEntry } from './state.ts';
 
 // A refresh request is a few hundred bytes; a body past this is refused, and not kept.
 export const MAX_TOKEN_BODY_BYTES = 64 * 1024;
@@ -92,8 +92,7 @@ function collectBody(req: IncomingMessage): () => Buffer | 'too-large' {
  * secrets in their query, and the API log is what tests of the photo endpoint count.
  */
 function detachedEntry(method: string, url: URL): RequestLogEntry {
-  return {
-    id: 0,
+  return newLogEntry(0, {
     method,
     path: url.pathname,
     query: {},
@@ -101,13 +100,5 @@ function detachedEntry(method: string, url: URL): RequestLogEntry {
     contentType: null,
     transferEncoding: null,
     contentLength: null,
-    state: 'receiving',
-    bytesReceived: 0,
-    file: null,
-    status: null,
-    code: null,
-    startedAt: Date.now(),
-    firstByteAt: null,
-    endedAt: null,
-  };
+  });
 }
