@@ -1,4 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/faults.ts';
 import { png, withPadding } from '../fixtures/images.ts';
@@ -220,6 +222,25 @@ describe('no answer at all', () => {
       expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'CRM_UNREACHABLE', retryable: true, httpStatus: null });
     } finally {
       await offline.close();
+    }
+  });
+
+  it('a CRM that never completes the connection gives CRM_TIMEOUT within CRM_CONNECT_TIMEOUT_MS', async () => {
+    // a peer that listens but never accepts: once its backlog is full, new connections hang in SYN
+    const peer = spawn('python3', ['-c', 'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)']);
+    const port = Number((await once(peer.stdout, 'data'))[0].toString().trim());
+    const fillers = Array.from({ length: 4 }, () => createConnection(port, '127.0.0.1').on('error', () => {}));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const unaccepted = await startStack({ ZOHO_API_DOMAIN: `http://127.0.0.1:${port}`, CRM_CONNECT_TIMEOUT_MS: '500' });
+    try {
+      const started = performance.now();
+      const result = resultOf(await uploadPhoto(unaccepted.url, { file: photo }));
+      expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'CRM_TIMEOUT', retryable: true });
+      expect(performance.now() - started).toBeLessThan(4_000);
+    } finally {
+      await unaccepted.close();
+      for (const socket of fillers) socket.destroy();
+      peer.kill();
     }
   });
 
