@@ -1,23 +1,14 @@
 import { ApolloClient, CombinedGraphQLErrors, InMemoryCache } from '@apollo/client';
 import UploadHttpLink from 'apollo-upload-client/UploadHttpLink.mjs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pdf, png } from '../fixtures/images.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { useStack } from '../support/stack.ts';
 import { UploadRecordPhotoDocument, type UploadRecordPhotoMutation, type UploadRecordPhotoMutationVariables } from './generated/graphql.ts';
 import { createPhotoClient } from './support/apollo-client.ts';
 
 // Apollo Client 4 with apollo-upload-client, in this Node process as in a frontend, with the typed document.
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.crm.reset();
-});
+const stack = useStack();
 
 type Result = UploadRecordPhotoMutation['uploadRecordPhoto'];
 type Member<T extends Result['__typename']> = Extract<Result, { __typename: T }>;

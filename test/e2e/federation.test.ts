@@ -1,17 +1,11 @@
 import { parse, type ObjectTypeDefinitionNode } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { useStack } from '../support/stack.ts';
 import { dataOf, postJson } from './support/graphql-http.ts';
 
 // What a federation router asks a subgraph for, asked over HTTP as a router would.
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
+const stack = useStack({}, { resetEachTest: false });
 
 const ENTITIES = /* GraphQL */ `
   query ($representations: [_Any!]!) {

@@ -1,24 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/faults.ts';
 import { png, withPadding } from '../fixtures/images.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { startStack, useStack } from '../support/stack.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';
 
 // Every CRM answer, and every way of not answering, becomes one typed member of the result union.
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ CRM_CUSTOM_MODULES: 'Vehicles,Documents', CRM_RESPONSE_TIMEOUT_MS: '400' }, { emulatorCustomModules: [] });
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.crm.reset();
-});
+const stack = useStack({ CRM_CUSTOM_MODULES: 'Vehicles,Documents', CRM_RESPONSE_TIMEOUT_MS: '400' }, { emulatorCustomModules: [] });
 
 const photo = png(32, 32);
 const upload = (args: Partial<Parameters<typeof uploadPhoto>[1]> = {}) => uploadPhoto(stack.url, { file: photo, ...args }).then(resultOf);

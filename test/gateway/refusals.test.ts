@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bmp,
   commentSegment,
@@ -14,21 +14,12 @@ import {
   withPadding,
 } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { useStack } from '../support/stack.ts';
 import { resultOf, uploadPhoto, type UploadArgs } from '../support/upload-client.ts';
 
 // What the gateway decides itself, from the arguments and the bytes, before or instead of the CRM.
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.crm.reset();
-});
+const stack = useStack();
 
 const upload = (args: UploadArgs) => uploadPhoto(stack.url, args).then(resultOf);
 const expectNoCrmCall = async () => expect(await stack.crm.requests()).toEqual([]);

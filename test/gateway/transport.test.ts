@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { png } from '../fixtures/images.ts';
 import { BOUNDARY, multipartBody, postRaw, uploadParts, type RawPart } from '../support/raw-multipart.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { useStack } from '../support/stack.ts';
 import { UPLOAD_MUTATION, resultOf, uploadPhoto } from '../support/upload-client.ts';
 
 // Broken GraphQL multipart requests: a 4xx with a clear GraphQL error, no CRM call, and the server goes on.
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack.close();
-});
-beforeEach(async () => {
-  await stack.crm.reset();
-});
+const stack = useStack();
 
 const file: RawPart = { name: '0', filename: 'a.png', contentType: 'image/png', data: png(10, 10) };
 const operations = (value: string): RawPart => ({ name: 'operations', value });

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { png } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { startStack, useStack } from '../support/stack.ts';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack({ CORS_ORIGINS: 'http://app.example.test, https://admin.example.test' });
-});
-afterAll(async () => {
-  await stack.close();
-});
+const stack = useStack({ CORS_ORIGINS: 'http://app.example.test, https://admin.example.test' }, { resetEachTest: false });
 
 const upload = multipartBody([...uploadParts(), { name: '0', filename: 'a.png', contentType: 'image/png', data: png(4, 4) }]);
 

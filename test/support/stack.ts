@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
 import { startGateway, type Gateway } from '../../src/server.ts';
@@ -35,4 +36,27 @@ export async function startStack(
       await emulator.close();
     },
   };
+}
+
+/**
+ * One stack for a whole test file: started before its tests, closed after them, and (unless told
+ * otherwise) the emulator reset before each test. The returned object is filled in once it has started.
+ */
+export function useStack(
+  env: Record<string, string> = {},
+  options: { resetEachTest?: boolean; emulatorCustomModules?: string[] } = {},
+): Stack {
+  const holder = {} as Stack;
+  beforeAll(async () => {
+    Object.assign(holder, await startStack(env, options));
+  });
+  afterAll(async () => {
+    await holder.close?.();
+  });
+  if (options.resetEachTest !== false) {
+    beforeEach(async () => {
+      await holder.crm.reset();
+    });
+  }
+  return holder;
 }
