@@ -1,18 +1,15 @@
-import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
-
-const require = createRequire(import.meta.url);
+import base from './vitest.config.ts';
 
 // End-to-end proofs: real clients (Apollo Client, a Hive Gateway router, Chromium) against the real stack.
+// Same resolution as the unit suite (one graphql copy); only which files run and their timeouts differ.
 export default defineConfig({
-  resolve: {
-    // Node loads graphql's CommonJS entry for every library; tests must share that one copy.
-    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
-  },
+  ...base,
   test: {
+    ...base.test,
     include: ['test/e2e/**/*.test.ts'],
+    exclude: [],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: 'forks',
   },
 });

@@ -9,7 +9,7 @@ import {
   TOKEN_PATH,
   type CrmEmulator,
 } from '../../src/emulator/server.ts';
-import { agent, control, upload, waitFor, type Answer } from './helpers.ts';
+import { agent, control, toAnswer, upload, waitFor, type Answer } from './helpers.ts';
 
 let emulator: CrmEmulator;
 
@@ -60,14 +60,7 @@ async function tokenCall(params: Record<string, string>, options: TokenOptions =
     dispatcher: agent,
     signal: options.signal,
   });
-  const text = await response.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.statusCode, headers: response.headers, text, json };
+  return toAnswer(response);
 }
 
 /** Mints a token with the given parameters and returns it (fails the test when none is issued). */

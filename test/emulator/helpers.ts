@@ -46,7 +46,7 @@ export interface Answer {
   json: unknown;
 }
 
-async function toAnswer(response: Awaited<ReturnType<typeof request>>): Promise<Answer> {
+export async function toAnswer(response: Awaited<ReturnType<typeof request>>): Promise<Answer> {
   const text = await response.body.text();
   let json: unknown;
   try {
