@@ -6,12 +6,13 @@ import type { Server } from './servers.ts';
 import type { SinkArrival } from './sink.ts';
 import { percentile } from './stats.ts';
 
-export type PathKind = 'gateway' | 'direct' | 'raw' | 'buffering';
+export type PathKind = 'gateway' | 'direct' | 'raw' | 'yoga' | 'buffering';
 
 export const PATH_LABELS: Record<PathKind, string> = {
   gateway: 'gateway',
   direct: 'direct to CRM',
   raw: 'raw proxy',
+  yoga: 'Yoga floor',
   buffering: 'buffering baseline',
 };
 

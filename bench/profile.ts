@@ -1,7 +1,7 @@
 /**
  * `node bench/profile.ts`: runs a few cells against the gateway (or the raw proxy) started under --cpu-prof,
  * stops it so the profile is written, and prints where its time went.
- *   BENCH_PROFILE_TARGET=gateway|raw   (default gateway)
+ *   BENCH_PROFILE_TARGET=gateway|raw|yoga   (default gateway; yoga = the stack floor, bench/yoga-forwarder.ts)
  *   BENCH_PROFILE_CELLS=9m:1,9m:16     size:concurrency list (default 9m:1,1m:16,9m:16)
  *   BENCH_WINDOW_MS=3000
  */
@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { runCell, PATH_LABELS, type Rig } from './cells.ts';
 import { Child, killAllNow, stopAll } from './children.ts';
 import { renderSummary, summarize } from './profile-summary.ts';
-import { startGateway, startLoadGenerator, startRawProxy, startSink } from './servers.ts';
+import { startGateway, startLoadGenerator, startRawProxy, startSink, startYogaForwarder } from './servers.ts';
 import { loadSettings, MiB } from './settings.ts';
 import { sig, sizeLabel } from './stats.ts';
 
@@ -17,7 +17,7 @@ process.on('exit', killAllNow);
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 const settings = loadSettings();
-const target = process.env.BENCH_PROFILE_TARGET === 'raw' ? 'raw' : 'gateway';
+const target = process.env.BENCH_PROFILE_TARGET === 'raw' ? 'raw' : process.env.BENCH_PROFILE_TARGET === 'yoga' ? 'yoga' : 'gateway';
 const cells = (process.env.BENCH_PROFILE_CELLS ?? '9m:1,1m:16,9m:16').split(',').map((entry) => {
   const [size, concurrency] = entry.split(':');
   const bytes = Math.round(Number.parseFloat(size ?? '') * (/m/i.test(size ?? '') ? MiB : 1024));
@@ -37,7 +37,7 @@ try {
   const load = await startLoadGenerator(settings.root);
   const deaths: Child[] = [sink.child, load];
   await load.call('prepare', { sizes: [...new Set(cells.map((c) => c.size))] });
-  const server = target === 'raw' ? await startRawProxy(settings.root, sink.origin, dir) : await startGateway({ root: settings.root, gatewayRoot: settings.gatewayRoot, sinkOrigin: sink.origin, env: settings.gatewayEnv, profileDir: dir });
+  const server = target === 'raw' ? await startRawProxy(settings.root, sink.origin, dir) : target === 'yoga' ? await startYogaForwarder(settings.root, sink.origin, dir) : await startGateway({ root: settings.root, gatewayRoot: settings.gatewayRoot, sinkOrigin: sink.origin, env: settings.gatewayEnv, profileDir: dir });
   deaths.push(server.child);
   for (const child of deaths) child.onUnexpectedDeath(fail);
   let tag = 0;

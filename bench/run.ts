@@ -10,9 +10,13 @@ import { describeMachine } from './machine.ts';
 import { describeRevision } from './revision.ts';
 import { idleRss } from './proc.ts';
 import { evaluateTargets, renderMarkdown, renderTable, renderTargets, type Report } from './report.ts';
-import { startBufferingGateway, startGateway, startLoadGenerator, startRawProxy, startSink, type Server } from './servers.ts';
+import { startBufferingGateway, startGateway, startLoadGenerator, startRawProxy, startSink, startYogaForwarder, type Server } from './servers.ts';
 import { loadSettings, SettingsError, type Settings } from './settings.ts';
 import { sizeLabel, sig } from './stats.ts';
+
+/** The paths of the throughput cells, in the order each cell runs them. */
+const MEASURED_PATHS = ['gateway', 'direct', 'raw', 'yoga'] as const;
+type MeasuredPath = (typeof MEASURED_PATHS)[number];
 
 const startedAt = performance.now();
 let failDeath: (error: Error) => void = () => {};
@@ -51,24 +55,25 @@ async function bench(settings: Settings): Promise<Report> {
   const sizes = [...new Set([...settings.sizes, settings.memory.size, settings.memory.warmSize])];
   await load.call('prepare', { sizes });
 
-  progress(`starting the gateway (src/main.ts) and the raw proxy, both pointed at the sink ${sink.origin}`);
+  progress(`starting the gateway (src/main.ts), the raw proxy and the Yoga floor, all pointed at the sink ${sink.origin}`);
   const gatewayOptions = { root, gatewayRoot: settings.gatewayRoot, sinkOrigin: sink.origin, env: settings.gatewayEnv };
   const gateway = watch(await startGateway(gatewayOptions));
   const raw = watch(await startRawProxy(root, sink.origin));
-  const servers: Record<'gateway' | 'direct' | 'raw', Server> = { gateway, direct: sink, raw };
+  const yoga = watch(await startYogaForwarder(root, sink.origin));
+  const servers: Record<MeasuredPath, Server> = { gateway, direct: sink, raw, yoga };
 
   // Every path once per size before measuring: the answers are checked, and the sink must get every file byte.
   for (const size of settings.sizes) {
-    for (const path of ['gateway', 'direct', 'raw'] as const) {
+    for (const path of MEASURED_PATHS) {
       await runCell(rig, one(path, servers[path], size, settings));
     }
   }
 
   const cells: CellOutcome[] = [];
-  const total = settings.sizes.length * settings.concurrency.length * 3;
+  const total = settings.sizes.length * settings.concurrency.length * MEASURED_PATHS.length;
   for (const size of settings.sizes) {
     for (const concurrency of settings.concurrency) {
-      for (const path of ['gateway', 'direct', 'raw'] as const) {
+      for (const path of MEASURED_PATHS) {
         const cell = await runCell(rig, {
           path,
           server: servers[path],
@@ -91,6 +96,7 @@ async function bench(settings: Settings): Promise<Report> {
   }
   await gateway.child.stop();
   await raw.child.stop();
+  await yoga.child.stop();
 
   // Memory: each forwarder fresh, warmed, idle, then the heavy load while its RSS is sampled every 20 ms.
   const starters: [PathKind, () => Promise<Server>][] = [
@@ -131,7 +137,7 @@ async function bench(settings: Settings): Promise<Report> {
   return { machine, revision, settings, cells, durationS: (performance.now() - startedAt) / 1000 };
 }
 
-function one(path: 'gateway' | 'direct' | 'raw', server: Server, size: number, settings: Settings): CellRequest {
+function one(path: MeasuredPath, server: Server, size: number, settings: Settings): CellRequest {
   return { path, server, size, concurrency: 1, mode: { kind: 'count', requests: 1 }, measureFirstByte: true, timeoutMs: settings.cellTimeoutMs };
 }
 
@@ -150,7 +156,7 @@ function notes(settings: Settings): string[] {
     '`÷ direct`: the row divided by the direct-to-sink row with the same size and concurrency (the gateway/direct ratio on gateway rows; ' +
       'memory-run rows against the 64-concurrency direct row).',
     'CPU s: user + system seconds over the window, from /proc/<pid>/stat (10 ms ticks), for the load generator, the server ' +
-      '(gateway, raw proxy or buffering baseline; — on the direct path, where the sink is the server), the sink, and `other`: ' +
+      '(gateway, raw proxy, Yoga floor or buffering baseline; — on the direct path, where the sink is the server), the sink, and `other`: ' +
       'every process on the machine outside the bench (machine busy time from /proc/stat minus the bench\'s processes). ' +
       '`server CPU s/GB` = server CPU seconds per 10⁹ file bytes forwarded.',
     '`server RSS growth`: the largest VmRSS sampled every 20 ms during the cell, minus the median idle VmRSS just before it. ' +
@@ -161,6 +167,9 @@ function notes(settings: Settings): string[] {
     '`CRM first byte`: at concurrency 1, the sink\'s arrival time of the first byte of the file part minus the load generator\'s ' +
       'time just before it handed the first file byte to its socket — both `performance.timeOrigin + performance.now()` on this machine.',
     'Raw proxy (`bench/raw-proxy.ts`): `pipeline(req, undiciPool.pipeline(...), res)` — no parsing; the floor for any Node forwarder. ' +
+      'Yoga floor (`bench/yoga-forwarder.ts`): the least code that does the gateway\'s job on its stack — graphql-yoga, graphql-upload-minimal ' +
+      'streaming the file into an undici request, the same `NODE_OPTIONS` as the gateway — with no sniffing, limits, timeouts or queue: ' +
+      'what it costs over the raw proxy is the stack\'s, what the gateway costs over it is the gateway\'s own code. ' +
       'Buffering baseline (`bench/buffering-gateway.ts`): graphql-yoga with its built-in multipart `File` parsing, forwarding ' +
       'with Yoga\'s own `fetch` + `FormData` (the global ones refuse Yoga\'s File class).',
   ];

@@ -68,12 +68,12 @@ function profileArgs(profileDir: string | undefined): string[] {
   return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
 }
 
-async function startForwarder(root: string, name: string, module: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+async function startForwarder(root: string, name: string, module: string, sinkOrigin: string, profileDir?: string, env: Record<string, string> = {}): Promise<Server> {
   const { child, ready } = await startChild<Ready>({
     name,
     module,
     cwd: root,
-    env: { NODE_ENV: 'production', SINK_ORIGIN: sinkOrigin },
+    env: { NODE_ENV: 'production', ...env, SINK_ORIGIN: sinkOrigin },
     execArgv: profileArgs(profileDir),
     ready: { announce: 'ready' },
   });
@@ -82,6 +82,11 @@ async function startForwarder(root: string, name: string, module: string, sinkOr
 
 export function startRawProxy(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
   return startForwarder(root, 'raw proxy', 'bench/raw-proxy.ts', sinkOrigin, profileDir);
+}
+
+/** The stack's floor: Yoga + graphql-upload-minimal + undici and nothing else, with the gateway's Node options. */
+export function startYogaForwarder(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  return startForwarder(root, 'Yoga floor', 'bench/yoga-forwarder.ts', sinkOrigin, profileDir, { NODE_OPTIONS: '--max-semi-space-size=2' });
 }
 
 export function startBufferingGateway(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {

@@ -1,0 +1,90 @@
+/**
+ * The floor for a forwarder on this project's stack: graphql-yoga with graphql-upload-minimal streaming the file
+ * straight into an undici request to the sink — the least code that does the gateway's job. No image sniffing,
+ * no limits, no timeouts, no concurrency cap, no answer mapping beyond SUCCESS. What the real gateway costs
+ * beyond this is its own code; what this costs beyond the raw proxy is the stack's. Forked by run.ts with SINK_ORIGIN.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { GraphQLUpload, processRequest, type FileUpload } from 'graphql-upload-minimal';
+import { Pool } from 'undici';
+import { CRM_PATH } from './bodies.ts';
+import { announce, exitWithParent } from './ipc.ts';
+
+exitWithParent();
+const sinkOrigin = process.env.SINK_ORIGIN;
+if (!sinkOrigin) throw new Error('SINK_ORIGIN is not set');
+const sink = new Pool(sinkOrigin, { keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+
+interface NodeContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+const typeDefs = /* GraphQL */ `
+  scalar Upload
+  enum CrmModule { LEADS CONTACTS ACCOUNTS }
+  interface CrmError { code: String! message: String! }
+  type CrmServiceError implements CrmError { code: String! message: String! }
+  type UploadedPhoto { filename: String! byteSize: Int! }
+  type UploadRecordPhotoSuccess { message: String! photo: UploadedPhoto! }
+  union UploadRecordPhotoResult = UploadRecordPhotoSuccess | CrmServiceError
+  type Query { health: Boolean! }
+  type Mutation { uploadRecordPhoto(module: CrmModule!, recordId: ID!, file: Upload!): UploadRecordPhotoResult! }
+`;
+
+const BOUNDARY = 'yoga-forwarder-boundary';
+
+async function* multipart(file: FileUpload, counted: { bytes: number }): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: ${file.mimetype}\r\n\r\n`);
+  for await (const chunk of file.createReadStream() as AsyncIterable<Buffer>) {
+    counted.bytes += chunk.length;
+    yield chunk;
+  }
+  yield Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
+}
+
+const yoga = createYoga<NodeContext>({
+  landingPage: false,
+  graphiql: false,
+  maxRequestBodySize: false,
+  plugins: [
+    {
+      onRequestParse({ request, serverContext, setRequestParser }) {
+        if (!/^multipart\/form-data/i.test(request.headers.get('content-type') ?? '')) return;
+        const { req, res } = serverContext as unknown as NodeContext;
+        setRequestParser(() => processRequest(req, res) as unknown as Promise<Record<string, unknown>>);
+      },
+    },
+  ],
+  schema: createSchema<NodeContext>({
+    typeDefs,
+    resolvers: {
+      Upload: GraphQLUpload,
+      Query: { health: () => true },
+      UploadRecordPhotoResult: { __resolveType: (result: { __typename: string }) => result.__typename },
+      Mutation: {
+        uploadRecordPhoto: async (_root: unknown, args: { file: Promise<FileUpload> }, context: NodeContext & { request: Request }) => {
+          const file = await args.file;
+          const counted = { bytes: 0 };
+          const answer = await sink.request({
+            path: CRM_PATH,
+            method: 'POST',
+            headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, authorization: context.request.headers.get('authorization') ?? '' },
+            // undici streams any AsyncIterable body, though its types list only Readable.
+            body: multipart(file, counted) as unknown as Readable,
+          });
+          const json = (await answer.body.json()) as { code?: string; message?: string };
+          if (json.code !== 'SUCCESS') return { __typename: 'CrmServiceError', code: json.code ?? 'UNEXPECTED_RESPONSE', message: json.message ?? '' };
+          return { __typename: 'UploadRecordPhotoSuccess', message: json.message ?? '', photo: { filename: file.filename, byteSize: counted.bytes } };
+        },
+      },
+    },
+  }),
+});
+
+const server = createServer(yoga);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => announce('ready', { port: (server.address() as AddressInfo).port }));
