@@ -22,6 +22,8 @@ export interface CellOutcome {
   concurrency: number;
   /** true for the fresh-process memory runs at the end. */
   memoryRun: boolean;
+  /** How long the sink waited before each answer, ms (memory runs only; 0 elsewhere). */
+  crmAnswerDelayMs: number;
   completed: number;
   windowS: number;
   uploadsPerS: number;
@@ -55,6 +57,8 @@ export interface CellRequest {
   measureFirstByte: boolean;
   timeoutMs: number;
   memoryRun?: boolean;
+  /** The sink waits this long before each answer during the cell. */
+  crmAnswerDelayMs?: number;
 }
 
 export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutcome> {
@@ -73,6 +77,8 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
     pids: { server: direct ? undefined : server.child.pid, sink: rig.sink.child.pid },
     timeoutMs: request.timeoutMs,
   };
+  const crmAnswerDelayMs = request.crmAnswerDelayMs ?? 0;
+  await rig.sink.child.call('answerDelay', { ms: crmAnswerDelayMs });
   const rssBaseline = direct ? null : await idleRss(server.child.pid, 5);
   const sampler = direct ? null : new RssSampler(server.child.pid);
   let result: CellResult;
@@ -83,6 +89,7 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
   } finally {
     peak = sampler ? sampler.stop().peak : null;
     hwm = direct ? null : memory(server.child.pid).hwm;
+    if (crmAnswerDelayMs > 0) await rig.sink.child.call('answerDelay', { ms: 0 });
   }
   const arrivals = await rig.sink.child.call<Record<number, SinkArrival>>('take');
   checkArrivals(arrivals, tag, size, path);
@@ -105,6 +112,7 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
     size,
     concurrency,
     memoryRun: request.memoryRun ?? false,
+    crmAnswerDelayMs,
     completed: result.completed,
     windowS,
     uploadsPerS: result.completed / windowS,

@@ -66,7 +66,7 @@ try {
   await stopAll();
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (!file) fail(`no .cpuprofile was written in ${dir}`);
-  process.stdout.write(`${dir}/${file} (measured cells only; start-up and warm-up left out)\n\n${renderSummary(summarize(`${dir}/${file}`, 25, measuredFromUs))}\n`);
+  process.stdout.write(`${dir}/${file} (measured cells only, from ${measuredFromUs} µs; start-up and warm-up left out)\n\n${renderSummary(summarize(`${dir}/${file}`, 25, measuredFromUs))}\n`);
 } catch (error) {
   fail(error);
 }

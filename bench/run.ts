@@ -105,7 +105,7 @@ async function bench(settings: Settings): Promise<Report> {
     ['buffering', () => startBufferingGateway(root, sink.origin)],
   ];
   const { memory } = settings;
-  for (const [path, start] of starters) {
+  for (const crmAnswerDelayMs of memory.crmAnswerDelaysMs) for (const [path, start] of starters) {
     const server = watch(await start());
     await runCell(rig, {
       path,
@@ -127,9 +127,10 @@ async function bench(settings: Settings): Promise<Report> {
       measureFirstByte: false,
       timeoutMs: settings.cellTimeoutMs,
       memoryRun: true,
+      crmAnswerDelayMs,
     });
     cells.push(cell);
-    progress(`memory run ${memory.concurrency} × ${sizeLabel(memory.size)} ${PATH_LABELS[path]}: ${describe(cell)}`);
+    progress(`memory run ${memory.concurrency} × ${sizeLabel(memory.size)} ${PATH_LABELS[path]}, CRM answers after ${crmAnswerDelayMs} ms: ${describe(cell)}`);
     await server.child.stop();
   }
   await load.stop();
@@ -163,6 +164,10 @@ function notes(settings: Settings): string[] {
       `The three \`memory run\` rows each use a fresh process (warmed with 16 × ${sizeLabel(memory.warmSize)} uploads, then idle) ` +
       `and ${memory.requests} uploads of ${sizeLabel(memory.size)} at concurrency ${memory.concurrency}; HWM is VmHWM after the run minus the same ` +
       'baseline (the kernel\'s own peak, which sampling cannot miss); the memory targets use the larger of the two. ' +
+      `Each forwarder has one memory run with a sink that answers as soon as the body is in, and one with a sink that waits ${memory.crmAnswerDelaysMs.at(-1)} ms before answering, ` +
+      'as a real CRM takes a while to store a photo: while it waits, every upload in flight has fully arrived, so a buffering server holds all of them at once ' +
+      '(the streaming ones hold none). The gateway sends at most `CRM_MAX_CONCURRENCY` (10) uploads to the CRM at once and holds the rest ' +
+      'paused in its queue, so its run with the slow CRM is slow by design. The memory targets use the worse of the two runs. ' +
       'The other rows\' growth is over an already-warm process whose RSS earlier cells may already have raised.',
     '`CRM first byte`: at concurrency 1, the sink\'s arrival time of the first byte of the file part minus the load generator\'s ' +
       'time just before it handed the first file byte to its socket — both `performance.timeOrigin + performance.now()` on this machine.',

@@ -10,7 +10,8 @@ export interface Settings {
   concurrency: number[];
   windowMs: number;
   warmupMs: number;
-  memory: { size: number; concurrency: number; requests: number; warmSize: number };
+  /** crmAnswerDelaysMs: each forwarder gets one memory run per delay (the sink's wait before answering). */
+  memory: { size: number; concurrency: number; requests: number; warmSize: number; crmAnswerDelaysMs: number[] };
   cellTimeoutMs: number;
   /** The whole run is aborted past this. */
   deadlineMs: number;
@@ -79,6 +80,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       concurrency: memoryConcurrency,
       requests: memoryConcurrency * (quick ? 1 : 2),
       warmSize: MiB,
+      crmAnswerDelaysMs: [0, int('BENCH_MEMORY_CRM_DELAY_MS', env.BENCH_MEMORY_CRM_DELAY_MS, 1_000, 1, 60_000)],
     },
     cellTimeoutMs: 120_000,
     deadlineMs: int('BENCH_DEADLINE_S', env.BENCH_DEADLINE_S, 480, 10, 3_600) * 1_000,

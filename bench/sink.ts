@@ -1,6 +1,6 @@
 /**
  * The CRM sink: answers `POST /crm/v{n}/{Module}/{id}/photo` with the CRM's SUCCESS JSON once the multipart body
- * is drained. It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
+ * is drained (at once, or after the delay set over IPC). It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
  * name, for the load generator's time-to-first-byte figure. Forked by run.ts; answers over IPC.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -31,6 +31,8 @@ const MAX_HEAD_SCAN = 256 * 1024;
 const MAX_ARRIVALS = 200_000;
 
 const arrivals = new Map<number, SinkArrival>();
+/** How long the CRM takes to answer once the body is in (a real one stores and resizes the photo); 0 by default. */
+let answerDelayMs = 0;
 const stats: SinkStats = { requests: 0, bodyBytes: 0 };
 
 function answer(res: ServerResponse, status: number, body: Buffer): void {
@@ -80,7 +82,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     if (id >= 0 && firstFileByteAt > 0 && arrivals.size < MAX_ARRIVALS) {
       arrivals.set(id, { firstFileByteAt, fileBytes: received - fileStart - closing });
     }
-    answer(res, 200, SUCCESS);
+    if (answerDelayMs > 0) setTimeout(() => answer(res, 200, SUCCESS), answerDelayMs);
+    else answer(res, 200, SUCCESS);
   });
 }
 
@@ -98,4 +101,7 @@ serve({
     return out;
   },
   stats: (): SinkStats => ({ ...stats }),
+  answerDelay: ({ ms }: { ms: number }): void => {
+    answerDelayMs = ms;
+  },
 });
