@@ -3,6 +3,7 @@
  * gateway or the raw proxy with the memory probe preloaded and optional extra Node flags, to explain RSS growth.
  *   BENCH_PROFILE_TARGET=gateway|raw   BENCH_NODE_ARGS="--max-semi-space-size=2"
  *   MEMORY_PROBE_GC=1 BENCH_NODE_ARGS=--expose-gc: a full GC before each sample, so the peaks are live data only
+ *   MEMORY_PROBE_CRM_DELAY_MS=1000: the sink waits that long before each answer (the bench's slow-CRM memory run)
  */
 import { pathToFileURL } from 'node:url';
 import { runCell, type Rig } from './cells.ts';
@@ -55,6 +56,7 @@ const cell = await runCell(rig, {
   measureFirstByte: false,
   timeoutMs: 120_000,
   memoryRun: true,
+  crmAnswerDelayMs: Number(process.env.MEMORY_PROBE_CRM_DELAY_MS ?? 0),
 });
 await server.child.stop(10_000);
 const lines = server.child.output.split('\n').filter((line) => line.startsWith('memory-probe'));
