@@ -7,9 +7,11 @@ export interface FilePart {
   content: AsyncIterable<Uint8Array>;
 }
 
-export interface MultipartBody {
+/** What goes around the file's bytes: the caller streams `head`, the content, then `tail`. */
+export interface MultipartEnvelope {
   contentType: string;
-  body: AsyncIterable<Uint8Array>;
+  head: Buffer;
+  tail: Buffer;
 }
 
 /** Escapes a form-data parameter the way browsers do (WHATWG multipart/form-data encoding). */
@@ -17,8 +19,8 @@ function escapeParameter(value: string): string {
   return value.replace(/\r\n|\r|\n/g, '%0D%0A').replace(/"/g, '%22');
 }
 
-/** A multipart/form-data body with one file field, streamed: it holds no more than the chunk in hand. */
-export function multipartFileBody(field: string, part: FilePart): MultipartBody {
+/** A multipart/form-data body with one file field, around content streamed by the caller. */
+export function multipartEnvelope(field: string, part: Pick<FilePart, 'filename' | 'contentType'>): MultipartEnvelope {
   // Unguessable per request, so no file content can be crafted to close the part early.
   const boundary = `----crm-photo-${randomUUID()}`;
   const head = Buffer.from(
@@ -28,10 +30,5 @@ export function multipartFileBody(field: string, part: FilePart): MultipartBody 
     'utf8',
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
-  async function* body(): AsyncGenerator<Uint8Array> {
-    yield head;
-    yield* part.content;
-    yield tail;
-  }
-  return { contentType: `multipart/form-data; boundary=${boundary}`, body: body() };
+  return { contentType: `multipart/form-data; boundary=${boundary}`, head, tail };
 }

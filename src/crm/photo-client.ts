@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer, PhotoTarget } from './answers.ts';
 import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
-import { multipartFileBody, type FilePart } from './multipart-body.ts';
+import { multipartEnvelope, type FilePart } from './multipart-body.ts';
 
 export interface PhotoClientOptions {
   apiDomain: string;
@@ -54,27 +54,35 @@ function errorCode(error: unknown): string | undefined {
 
 /** Fires when the CRM makes no progress for too long: armed while we wait on it, never while we wait on our caller. */
 class StallTimer {
-  #timer: NodeJS.Timeout | undefined;
   readonly #ms: number;
   readonly #onStall: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #armed = false;
+  #stopped = false;
   constructor(ms: number, onStall: () => void) {
     this.#ms = ms;
     this.#onStall = onStall;
   }
-  #stopped = false;
   arm(): void {
-    this.disarm();
-    if (!this.#stopped) this.#timer = setTimeout(this.#onStall, this.#ms);
+    if (this.#stopped) return;
+    this.#armed = true;
+    // One timer per upload, pushed back on every arm, rather than a new timer per chunk.
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#fire, this.#ms);
+  }
+  disarm(): void {
+    this.#armed = false;
   }
   /** For good: a body generator left suspended cannot re-arm it later. */
   stop(): void {
     this.#stopped = true;
-    this.disarm();
-  }
-  disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armed = false;
+    clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+  readonly #fire = (): void => {
+    if (this.#armed) this.#onStall();
+  };
 }
 
 /** Streams record photos to the CRM over one keep-alive pool per CRM origin. Knows HTTP, not GraphQL. */
@@ -128,23 +136,32 @@ export class PhotoClient {
     const cancel = () => controller.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', cancel, { once: true });
 
-    const multipart = multipartFileBody('file', {
-      ...request.file,
-      content: watchSource(request.file.content, (error) => {
-        sourceError = { error };
-      }),
-    });
+    const envelope = multipartEnvelope('file', request.file);
+    const content = request.file.content;
 
-    async function* paced(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of multipart.body) {
-        stall.arm(); // from here until undici asks for more, we wait on the CRM
-        try {
-          yield chunk;
-        } finally {
-          stall.disarm(); // also when undici stops asking (an early answer, a reset)
-        }
+    // One generator from the caller's chunks to undici (each layer of generators costs promises per chunk).
+    async function* body(): AsyncGenerator<Uint8Array> {
+      stall.arm(); // from here until undici asks for more, we wait on the CRM
+      try {
+        yield envelope.head;
+      } finally {
+        stall.disarm(); // also when undici stops asking (an early answer, a reset)
       }
-      stall.arm(); // all sent: the CRM owes us an answer
+      try {
+        for await (const chunk of content) {
+          stall.arm();
+          try {
+            yield chunk;
+          } finally {
+            stall.disarm();
+          }
+        }
+      } catch (error) {
+        sourceError = { error };
+        throw error;
+      }
+      stall.arm(); // all sent, tail included: the CRM owes us an answer
+      yield envelope.tail;
     }
 
     try {
@@ -154,11 +171,11 @@ export class PhotoClient {
         method: 'POST',
         headers: {
           authorization: request.authorization,
-          'content-type': multipart.contentType,
+          'content-type': envelope.contentType,
           accept: 'application/json',
         },
         // undici streams any AsyncIterable body (documented), though its types list only Readable.
-        body: paced() as unknown as Readable,
+        body: body() as unknown as Readable,
         signal: controller.signal,
       });
       stall.disarm();
@@ -182,15 +199,6 @@ export class PhotoClient {
   /** Closes at once, aborting anything in flight. */
   async destroy(): Promise<void> {
     await this.#agent.destroy();
-  }
-}
-
-async function* watchSource(source: AsyncIterable<Uint8Array>, onError: (error: unknown) => void): AsyncGenerator<Uint8Array> {
-  try {
-    yield* source;
-  } catch (error) {
-    onError(error);
-    throw error;
   }
 }
 

@@ -1,22 +1,23 @@
 import type { Readable } from 'node:stream';
 
-/**
- * Pulls chunks from a Node stream one at a time, and lets go of it cleanly: after `release()`
- * the stream has none of our listeners, so whoever drains it next is not blocked by us.
- */
 /** The client sent nothing for too long. */
 export class UploadIdleError extends Error {
   override name = 'UploadIdleError';
   readonly status = 408;
 }
 
+/**
+ * Pulls chunks from a Node stream one at a time, and lets go of it cleanly: after `release()`
+ * the stream has none of our listeners, so whoever drains it next is not blocked by us.
+ */
 export class StreamReader {
   readonly #stream: Readable;
   readonly #idleTimeoutMs: number;
   #ended = false;
   #failure: { error: unknown } | undefined;
   #released = false;
-  #wake: (() => void) | undefined;
+  #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(stream: Readable, options: { idleTimeoutMs?: number } = {}) {
     this.#stream = stream;
@@ -41,23 +42,25 @@ export class StreamReader {
 
   #waitForData(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer =
-        this.#idleTimeoutMs > 0
-          ? setTimeout(() => {
-              this.#wake = undefined;
-              reject(new UploadIdleError(`the client sent nothing for ${this.#idleTimeoutMs} ms`));
-            }, this.#idleTimeoutMs)
-          : undefined;
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+      this.#waiter = { resolve, reject };
+      if (this.#idleTimeoutMs <= 0) return;
+      // One timer per reader, restarted on every wait, rather than a new timer per chunk.
+      if (this.#idleTimer) this.#idleTimer.refresh();
+      else this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
     });
   }
+
+  readonly #onIdle = (): void => {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(new UploadIdleError(`the client sent nothing for ${this.#idleTimeoutMs} ms`));
+  };
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#stream.off('readable', this.#notify);
     this.#stream.off('end', this.#onEnd);
     this.#stream.off('close', this.#onClose);
@@ -66,9 +69,9 @@ export class StreamReader {
   }
 
   readonly #notify = (): void => {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.resolve();
   };
 
   readonly #onEnd = (): void => {
