@@ -166,7 +166,7 @@ function notes(settings: Settings): string[] {
       'baseline (the kernel\'s own peak, which sampling cannot miss); the memory targets use the larger of the two. ' +
       `Each forwarder has one memory run with a sink that answers as soon as the body is in, and one with a sink that waits ${memory.crmAnswerDelaysMs.at(-1)} ms before answering, ` +
       'as a real CRM takes a while to store a photo: while it waits, every upload in flight has fully arrived, so a buffering server holds all of them at once ' +
-      '(the streaming ones hold none). The gateway sends at most `CRM_MAX_CONCURRENCY` (10) uploads to the CRM at once and holds the rest ' +
+      '(the streaming ones hold only the chunks in flight). The gateway sends at most `CRM_MAX_CONCURRENCY` (10) uploads to the CRM at once and holds the rest ' +
       'paused in its queue, so its run with the slow CRM is slow by design. The memory targets use the worse of the two runs. ' +
       'The other rows\' growth is over an already-warm process whose RSS earlier cells may already have raised.',
     '`CRM first byte`: at concurrency 1, the sink\'s arrival time of the first byte of the file part minus the load generator\'s ' +
