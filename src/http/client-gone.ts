@@ -15,8 +15,11 @@ export class ClientGoneError extends Error {
  */
 export function clientGoneSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  res.once('close', () => {
+  const onClose = () => {
     if (!res.writableFinished) controller.abort(new ClientGoneError());
-  });
+  };
+  // Built when the context is, not when the request came in: the client may already be gone.
+  if (res.closed) onClose();
+  else res.once('close', onClose);
   return controller.signal;
 }

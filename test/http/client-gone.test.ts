@@ -11,18 +11,21 @@ describe('clientGoneSignal', () => {
   });
 
   /** A server whose handler hands out each request's signal; `answer` says whether it responds. */
-  async function listen(answer: boolean): Promise<{ port: number; signals: AbortSignal[]; closed: Promise<void> }> {
+  async function listen(answer: boolean): Promise<{ port: number; signals: AbortSignal[]; handled: Promise<void>; closed: Promise<void> }> {
     const signals: AbortSignal[] = [];
+    let handledResolve!: () => void;
+    const handled = new Promise<void>((resolve) => (handledResolve = resolve));
     let closedResolve!: () => void;
     const closed = new Promise<void>((resolve) => (closedResolve = resolve));
     server = createServer((req, res) => {
       signals.push(clientGoneSignal(res));
+      handledResolve();
       res.once('close', () => setImmediate(closedResolve));
       req.resume();
       if (answer) req.once('end', () => res.end('done'));
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { port: (server!.address() as AddressInfo).port, signals, closed };
+    return { port: (server!.address() as AddressInfo).port, signals, handled, closed };
   }
 
   it('stays quiet when the answer was sent, even after the connection closes', async () => {
@@ -42,14 +45,35 @@ describe('clientGoneSignal', () => {
   });
 
   it('aborts with ClientGoneError when the client leaves before its answer', async () => {
-    const { port, signals, closed } = await listen(false);
+    const { port, signals, handled, closed } = await listen(false);
     const req = request({ port, host: '127.0.0.1', method: 'POST', agent: false, headers: { 'content-length': '100' } });
     req.on('error', () => {});
     req.write('part of a body');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await handled;
+    expect(signals[0]!.aborted).toBe(false);
     req.destroy();
     await closed;
     expect(signals[0]!.aborted).toBe(true);
     expect(signals[0]!.reason).toBeInstanceOf(ClientGoneError);
+  });
+
+  it('is born aborted when the client left before it was made', async () => {
+    let made!: (signal: AbortSignal) => void;
+    const signal = new Promise<AbortSignal>((resolve) => (made = resolve));
+    let handledResolve!: () => void;
+    const handled = new Promise<void>((resolve) => (handledResolve = resolve));
+    server = createServer((_req, res) => {
+      res.once('close', () => made(clientGoneSignal(res)));
+      handledResolve();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const req = request({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', method: 'POST', agent: false, headers: { 'content-length': '100' } });
+    req.on('error', () => {});
+    req.write('part of a body');
+    await handled;
+    req.destroy();
+    const late = await signal;
+    expect(late.aborted).toBe(true);
+    expect(late.reason).toBeInstanceOf(ClientGoneError);
   });
 });
