@@ -198,7 +198,7 @@ export function renderMarkdown(report: Report, targets: Target[], notes: string[
     `- Gateway: \`node src/main.ts\`${report.revision.gatewayRoot === settings.root ? '' : ` from ${report.revision.gatewayRoot} (BENCH_GATEWAY_ROOT)`} ` +
       `at commit ${report.revision.commit}${report.revision.srcDirty ? ' (with uncommitted changes in src/)' : ''}, ` +
       `CRM limits ${report.revision.gatewayLimits}${Object.keys(settings.gatewayEnv).length ? `, extra env ${JSON.stringify(settings.gatewayEnv)}` : ' (its defaults)'}; ` +
-      '`NODE_ENV=production` as in the container image (also for the raw proxy and the buffering baseline), and the image\'s `NODE_OPTIONS=--max-semi-space-size=2` for the gateway.',
+      '`NODE_ENV=production` as in the container image (also for the raw proxy and the buffering baseline), and the image\'s `NODE_OPTIONS=--max-semi-space-size=2` for the gateway and the Yoga floor.',
     `- Other load: processes outside the bench (e.g. other developers' test runs) used ${otherLoad(report.cells)} of the machine during the measured windows (column \`other\`); ` +
       'rows with a large `other` figure are less reliable.',
     '',
