@@ -10,7 +10,6 @@ import { PhotoClient } from './crm/photo-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
-import { clientGoneSignal } from './http/client-gone.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import { buildSchema } from './schema/index.ts';
@@ -86,11 +85,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       // Last: it sees which request parser, if any, the plugins before it chose.
       useRequestErrorCodes(),
     ],
-    context: ({ request, res }) => ({
-      callerAuthorization: request.headers.get('authorization'),
-      signal: res ? clientGoneSignal(res) : request.signal,
-      photos,
-    }),
+    context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), signal: request.signal, photos }),
   });
   return {
     yoga,
