@@ -7,38 +7,23 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { CRM_PATH } from './bodies.ts';
+import { FORWARDER_TYPE_DEFS, type ForwarderResult } from './forwarder-schema.ts';
 import { announce, exitWithParent } from './ipc.ts';
 
 exitWithParent();
 const sinkOrigin = process.env.SINK_ORIGIN;
 if (!sinkOrigin) throw new Error('SINK_ORIGIN is not set');
 
-const typeDefs = /* GraphQL */ `
-  scalar Upload
-  enum CrmModule { LEADS CONTACTS ACCOUNTS }
-  interface CrmError { code: String! message: String! }
-  type CrmServiceError implements CrmError { code: String! message: String! }
-  type UploadedPhoto { filename: String! byteSize: Int! }
-  type UploadRecordPhotoSuccess { message: String! photo: UploadedPhoto! }
-  union UploadRecordPhotoResult = UploadRecordPhotoSuccess | CrmServiceError
-  type Query { health: Boolean! }
-  type Mutation { uploadRecordPhoto(module: CrmModule!, recordId: ID!, file: Upload!): UploadRecordPhotoResult! }
-`;
-
-type Result =
-  | { __typename: 'UploadRecordPhotoSuccess'; message: string; photo: { filename: string; byteSize: number } }
-  | { __typename: 'CrmServiceError'; code: string; message: string };
-
 const yoga = createYoga({
   landingPage: false,
   graphiql: false,
   schema: createSchema<YogaInitialContext>({
-    typeDefs,
+    typeDefs: FORWARDER_TYPE_DEFS,
     resolvers: {
       Query: { health: () => true },
-      UploadRecordPhotoResult: { __resolveType: (result: Result) => result.__typename },
+      UploadRecordPhotoResult: { __resolveType: (result: ForwarderResult) => result.__typename },
       Mutation: {
-        uploadRecordPhoto: async (_root: unknown, args: { file: File }, context: YogaInitialContext): Promise<Result> => {
+        uploadRecordPhoto: async (_root: unknown, args: { file: File }, context: YogaInitialContext): Promise<ForwarderResult> => {
           const { fetch, FormData } = yoga.fetchAPI;
           const form = new FormData();
           form.set('file', args.file, args.file.name);

@@ -11,6 +11,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { GraphQLUpload, processRequest, type FileUpload } from 'graphql-upload-minimal';
 import { Pool } from 'undici';
 import { CRM_PATH } from './bodies.ts';
+import { FORWARDER_TYPE_DEFS, type ForwarderResult } from './forwarder-schema.ts';
 import { announce, exitWithParent } from './ipc.ts';
 
 exitWithParent();
@@ -22,18 +23,6 @@ interface NodeContext {
   req: IncomingMessage;
   res: ServerResponse;
 }
-
-const typeDefs = /* GraphQL */ `
-  scalar Upload
-  enum CrmModule { LEADS CONTACTS ACCOUNTS }
-  interface CrmError { code: String! message: String! }
-  type CrmServiceError implements CrmError { code: String! message: String! }
-  type UploadedPhoto { filename: String! byteSize: Int! }
-  type UploadRecordPhotoSuccess { message: String! photo: UploadedPhoto! }
-  union UploadRecordPhotoResult = UploadRecordPhotoSuccess | CrmServiceError
-  type Query { health: Boolean! }
-  type Mutation { uploadRecordPhoto(module: CrmModule!, recordId: ID!, file: Upload!): UploadRecordPhotoResult! }
-`;
 
 const BOUNDARY = 'yoga-forwarder-boundary';
 
@@ -60,13 +49,13 @@ const yoga = createYoga<NodeContext>({
     },
   ],
   schema: createSchema<NodeContext>({
-    typeDefs,
+    typeDefs: FORWARDER_TYPE_DEFS,
     resolvers: {
       Upload: GraphQLUpload,
       Query: { health: () => true },
-      UploadRecordPhotoResult: { __resolveType: (result: { __typename: string }) => result.__typename },
+      UploadRecordPhotoResult: { __resolveType: (result: ForwarderResult) => result.__typename },
       Mutation: {
-        uploadRecordPhoto: async (_root: unknown, args: { file: Promise<FileUpload> }, context: NodeContext & { request: Request }) => {
+        uploadRecordPhoto: async (_root: unknown, args: { file: Promise<FileUpload> }, context: NodeContext & { request: Request }): Promise<ForwarderResult> => {
           const file = await args.file;
           const counted = { bytes: 0 };
           const answer = await sink.request({
