@@ -25,6 +25,8 @@ export interface ServiceCredentialsSettings {
 }
 
 export interface GatewayConfig {
+  /** NODE_ENV=production: a CRM must be configured; development conveniences are off. */
+  production: boolean;
   port: number;
   host: string;
   /** Browser origins allowed to call the gateway; empty: none. */
@@ -172,10 +174,16 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     );
   }
   const origins = crmOrigins(env);
+  const production = value(env, 'NODE_ENV') === 'production';
+  // Fail closed: in production a forgotten CRM must stop start-up, never fall back to the emulator's fake successes.
+  if (production && origins.apiDomain === undefined) {
+    throw new ConfigError('ZOHO_DC', 'or ZOHO_API_DOMAIN must be set in production (NODE_ENV=production): the CRM emulator never runs there');
+  }
   if (credentials && origins.apiDomain !== undefined && origins.accountsUrl === undefined) {
     throw new ConfigError('ZOHO_ACCOUNTS_URL', 'must be set (or ZOHO_DC) in service mode, to know where to refresh tokens');
   }
   return {
+    production,
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: value(env, 'HOST') ?? '0.0.0.0',
     corsOrigins: corsOrigins(env),

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
-import { EMULATOR_TOKEN, startCrmEmulator, type CrmEmulator } from './emulator/server.ts';
+import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
 
 function curlExample(url: string, authentication: string): string {
@@ -29,16 +29,22 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  let emulator: CrmEmulator | undefined;
+  let emulator: EmbeddedCrm | undefined;
   if (config.crm.apiDomain === undefined) {
-    // No CRM configured: the embedded emulator is the CRM (and its accounts server, in service mode).
-    emulator = await startCrmEmulator({ customModules: config.crm.modules.filter((m) => m.custom).map((m) => m.apiName) });
+    // No CRM configured, outside production: the emulator is the CRM (and its accounts server, in service mode).
+    try {
+      emulator = await startEmbeddedCrm(config.crm.modules.filter((m) => m.custom).map((m) => m.apiName));
+    } catch (error) {
+      if (!(error instanceof EmbeddedCrmMissingError)) throw error;
+      console.error(`Configuration error: ${error.message}`);
+      process.exit(1);
+    }
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
   const gateway = await startGateway(config, {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
-    graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${EMULATOR_TOKEN}` } : {},
+    graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
   });
 
   const service = config.serviceCredentials !== null;
@@ -51,13 +57,14 @@ async function main(): Promise<void> {
       ? 'Credentials: service mode (the gateway mints CRM tokens; callers send one of GATEWAY_API_KEYS as x-api-key)'
       : `Credentials: pass-through (callers send their own CRM token)${config.apiKeys.length ? ', plus an API key as x-api-key' : ''}`,
   );
-  if (emulator) {
-    lines.push(`Demo token: ${EMULATOR_TOKEN}  (records 1000000000001 to 1000000000010 in every module)`);
+  // The demo token works only in pass-through: in service mode the gateway mints its own.
+  if (emulator && !service) {
+    lines.push(`Demo token: ${emulator.demoToken}  (records 1000000000001 to 1000000000010 in every module)`);
   }
   // Keys and tokens are never printed: the example names where they go.
   const authentication = service
     ? 'x-api-key: <one of GATEWAY_API_KEYS>'
-    : `Authorization: Zoho-oauthtoken ${emulator ? EMULATOR_TOKEN : '<access token>'}`;
+    : `Authorization: Zoho-oauthtoken ${emulator ? emulator.demoToken : '<access token>'}`;
   lines.push('', 'Upload a photo:', curlExample(gateway.url, authentication));
   if (!service && config.apiKeys.length) lines.push("  (add -H 'x-api-key: <one of GATEWAY_API_KEYS>')");
   console.log(lines.join('\n'));

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createGraphQLError, createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
 import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
@@ -14,8 +14,9 @@ import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
-import { MAX_PHOTO_BYTES } from './upload/limits.ts';
-import { useStreamingMultipart, type NodeServerContext } from './upload/multipart-request.ts';
+import { MAX_PHOTO_BYTES } from './photos/limits.ts';
+import { useStreamingMultipart, type NodeServerContext } from './http/multipart-request.ts';
+import { useRequestErrorCodes } from './http/request-errors.ts';
 
 export interface Gateway {
   readonly url: string;
@@ -136,57 +137,6 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
       }
       // Every client connection is gone: whatever is still on its way to the CRM has no one to answer.
       await handler.destroy();
-    },
-  };
-}
-
-/**
- * Request errors the way the README promises them — a 4xx with an extensions.code:
- * - a POST no parser takes (no content type, text/plain, multipart/mixed) gets a GraphQL body with its 415;
- * - a document nested deeper than graphql-js's recursive parser can go is a 400, not a stack overflow (500);
- * - variable-coercion errors (a 400 with no data) get BAD_USER_INPUT.
- */
-function useRequestErrorCodes(): Plugin {
-  return {
-    onRequestParse({ request, requestParser }) {
-      if (request.method === 'POST' && requestParser == null) {
-        throw createGraphQLError(
-          `Unsupported content type '${request.headers.get('content-type') ?? ''}': send multipart/form-data (uploads) or application/json.`,
-          { extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } } },
-        );
-      }
-    },
-    onParse({ parseFn, setParseFn }) {
-      setParseFn((source, options) => {
-        try {
-          return parseFn(source, options);
-        } catch (error) {
-          if (!(error instanceof RangeError)) throw error;
-          throw createGraphQLError('The document is nested too deeply.', { extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } } });
-        }
-      });
-    },
-    onExecute() {
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (!('errors' in result) || !result.errors?.length || result.data != null) return;
-          setResult({
-            ...result,
-            errors: result.errors.map((error) =>
-              error.extensions?.code
-                ? error
-                : createGraphQLError(error.message, {
-                    nodes: error.nodes,
-                    source: error.source,
-                    positions: error.positions,
-                    path: error.path,
-                    originalError: error.originalError,
-                    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-                  }),
-            ),
-          });
-        },
-      };
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { CrmErrorCode, CrmFailure } from './failures.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from '../upload/limits.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from '../photos/limits.ts';
 import { requiredScopeFor, resolutionFor } from './resolutions.ts';
 
 /** What the CRM sent back for a photo upload, as read off the wire. */

@@ -4,11 +4,11 @@ import type { CrmErrorCode, CrmFailure, PhotoRejectionReason } from '../crm/fail
 import { crmServiceFailure, interpretPhotoAnswer } from '../crm/answers.ts';
 import type { PhotoClient, TransportFailure } from '../crm/photo-client.ts';
 import { resolutionFor } from '../crm/resolutions.ts';
-import { cleanFilename } from '../upload/filename.ts';
-import type { ImageInfo } from '../upload/image-sniffer.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from '../upload/limits.ts';
-import { photoContent, readPhotoHead } from '../upload/photo-stream.ts';
-import { StreamReader } from '../upload/stream-reader.ts';
+import { cleanFilename } from './filename.ts';
+import type { ImageInfo } from './image-sniffer.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
+import { photoContent, readPhotoHead } from './photo-stream.ts';
+import { StreamReader } from './stream-reader.ts';
 
 /** A file as the transport hands it over: a name the client chose and a stream not yet read. */
 export interface IncomingFile {

@@ -1,7 +1,7 @@
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { CrmFailure } from '../crm/failures.ts';
 import { UploadStreamError, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
-import { multipartRequestError } from '../upload/request-errors.ts';
+import { multipartRequestError } from '../http/request-errors.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
 import { addCrmErrors } from './crm-errors.ts';

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { png } from '../fixtures/images.ts';
 import { NODE, PROJECT_ROOT, start, type Started } from '../support/process.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';
@@ -15,6 +16,8 @@ const run = promisify(execFile);
 let dir: string;
 let app: Started;
 let url: string;
+let crm: CrmEmulator;
+let imageCmd: { args: string[]; env: Record<string, string> };
 
 beforeAll(async () => {
   const dockerfile = await readFile(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
@@ -37,21 +40,35 @@ beforeAll(async () => {
   expect(cmd[0]).toBe('node');
   const nodeOptions = /NODE_OPTIONS=(\S+)/.exec(dockerfile)?.[1];
   expect(nodeOptions).toBe('--max-semi-space-size=2');
-  app = start(NODE, cmd.slice(1), {
-    cwd: dir,
-    env: { NODE_ENV: 'production', NODE_OPTIONS: nodeOptions!, PORT: '0', HOST: '127.0.0.1' },
-  });
+  imageCmd = { args: cmd.slice(1), env: { NODE_ENV: 'production', NODE_OPTIONS: nodeOptions!, PORT: '0', HOST: '127.0.0.1' } };
+  // Production needs a real CRM: here the emulator, run from the source tree by the test, stands in for it.
+  crm = await startCrmEmulator();
+  app = start(NODE, imageCmd.args, { cwd: dir, env: { ...imageCmd.env, ZOHO_API_DOMAIN: crm.origin } });
   url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
 }, 180_000);
 
 afterAll(async () => {
   await app?.stop();
+  await crm?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 it('has no dev dependencies in the runtime install', async () => {
   await expect(run(NODE, ['-e', "import('vitest')"], { cwd: dir })).rejects.toThrow();
   await expect(run(NODE, ['-e', "import('graphql-yoga')"], { cwd: dir })).resolves.toBeDefined();
+});
+
+it('holds the gateway only: no emulator in the compiled app', async () => {
+  const entries = await readdir(join(dir, 'dist'), { recursive: true });
+  expect(entries).toContain('main.js');
+  expect(entries.filter((entry) => /emulator/i.test(entry) && !entry.startsWith('embedded-crm'))).toEqual([]);
+});
+
+it('refuses to start in production without a CRM, naming both variables', async () => {
+  const bare = start(NODE, imageCmd.args, { cwd: dir, env: imageCmd.env });
+  expect(await bare.exited()).toBe(1);
+  expect(bare.output()).toMatch(/ZOHO_DC or ZOHO_API_DOMAIN must be set in production/);
+  expect(bare.output()).not.toMatch(/GraphiQL at/);
 });
 
 it('answers an upload from the compiled app', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../src/emulator/accounts.ts';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../emulator/accounts.ts';
 import { png, withPadding } from '../fixtures/images.ts';
 import { EmulatorControl } from '../support/emulator-control.ts';
 import { NODE, start, type Started } from '../support/process.ts';
@@ -15,7 +15,7 @@ const WRONG_TOKEN = '1000.wrong-secret-token-fedcba';
 let emulator: Started;
 let crm: EmulatorControl;
 beforeAll(async () => {
-  emulator = start(NODE, ['src/emulator/main.ts'], { env: { EMULATOR_PORT: '0' } });
+  emulator = start(NODE, ['emulator/main.ts'], { env: { EMULATOR_PORT: '0' } });
   const origin = (await emulator.waitFor(/(http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   crm = new EmulatorControl(origin);
   await crm.addToken(CALLER_TOKEN, ['ZohoCRM.modules.ALL']);

@@ -8,7 +8,7 @@ import {
   startCrmEmulator,
   TOKEN_PATH,
   type CrmEmulator,
-} from '../../src/emulator/server.ts';
+} from '../../emulator/server.ts';
 import { agent, control, toAnswer, upload, waitFor, type Answer } from './helpers.ts';
 
 let emulator: CrmEmulator;

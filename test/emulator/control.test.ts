@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { call, control, png, RECORD, upload } from './helpers.ts';
 
 let emulator: CrmEmulator;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { agent, call, control, crmError, lastRequest, photoPath, png, RawClient, TOKEN_HEADER, upload, waitFor } from './helpers.ts';
 import { request } from 'undici';
 

@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { Agent, FormData, request } from 'undici';
-import type { RequestLogEntry } from '../../src/emulator/state.ts';
+import type { RequestLogEntry } from '../../emulator/state.ts';
 
 // The package's own dispatcher: the global one may be Node's bundled client, which cannot send this package's FormData.
 export const agent = new Agent();

@@ -2,11 +2,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../src/emulator/server.ts';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../emulator/server.ts';
 import { agent, control, upload, waitFor } from './helpers.ts';
 
 const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/emulator/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../emulator/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface Run {
@@ -28,7 +28,7 @@ function runMain(env: Record<string, string>): Run {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-describe('node src/emulator/main.ts', () => {
+describe('node emulator/main.ts', () => {
   it('serves on the port from EMULATOR_PORT, prints origin and token, and exits 0 on SIGTERM', async () => {
     const run = runMain({ EMULATOR_PORT: '0', CRM_CUSTOM_MODULES: ' Vehicles , Site_Visits,' });
     try {
@@ -37,7 +37,7 @@ describe('node src/emulator/main.ts', () => {
       expect(run.stdout()).toContain('Demo token: emulator-token (send "Authorization: Zoho-oauthtoken emulator-token")');
       expect(run.stdout()).toContain('Custom modules: Vehicles, Site_Visits');
       expect(run.stdout()).toContain(
-        `Accounts server: POST ${origin}/oauth/v2/token, OAuth client emulator-client, refresh token emul… (EMULATOR_CLIENT_SECRET and EMULATOR_REFRESH_TOKEN in src/emulator/accounts.ts)`,
+        `Accounts server: POST ${origin}/oauth/v2/token, OAuth client emulator-client, refresh token emul… (EMULATOR_CLIENT_SECRET and EMULATOR_REFRESH_TOKEN in emulator/accounts.ts)`,
       );
       expect((await upload(origin, { module: 'Site_Visits' })).json).toMatchObject({ code: 'SUCCESS' });
       const log = (await control(origin, 'GET', 'requests')).json as { path: string; status: number }[];

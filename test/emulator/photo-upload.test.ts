@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_PHOTO_BYTES } from '../../src/upload/limits.ts';
-import { EMULATOR_TOKEN, startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
+import { MAX_PHOTO_BYTES } from '../../src/photos/limits.ts';
+import { EMULATOR_TOKEN, startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { call, crmError, lastRequest, multipart, photoPath, png, RECORD, upload } from './helpers.ts';
 
 let emulator: CrmEmulator;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
-import type { RequestLogEntry } from '../../src/emulator/state.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
+import type { RequestLogEntry } from '../../emulator/state.ts';
 import { call, lastRequest, multipart, photoPath, png, RawClient, TOKEN_HEADER, upload, waitFor } from './helpers.ts';
 
 let emulator: CrmEmulator;

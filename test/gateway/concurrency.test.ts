@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RequestLogEntry } from '../../src/emulator/state.ts';
+import type { RequestLogEntry } from '../../emulator/state.ts';
 import { png } from '../fixtures/images.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';

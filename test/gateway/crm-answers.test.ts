@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { FaultSpec } from '../../src/emulator/faults.ts';
+import type { FaultSpec } from '../../emulator/faults.ts';
 import { png, withPadding } from '../fixtures/images.ts';
 import { startStack, useStack } from '../support/stack.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../src/emulator/accounts.ts';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../emulator/accounts.ts';
 import { png } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
 import { startStack, type Stack } from '../support/stack.ts';

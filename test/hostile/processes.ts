@@ -1,5 +1,5 @@
 /**
- * The CRM emulator and the gateway, each as its own OS process (`node src/emulator/main.ts`, `node src/main.ts`),
+ * The CRM emulator and the gateway, each as its own OS process (`node emulator/main.ts`, `node src/main.ts`),
  * wired together through ZOHO_API_DOMAIN — so the gateway's RSS and file descriptors can be read from /proc
  * without the test runner's own memory in the figures. Shared by test/hostile and test/soak.
  */
@@ -37,7 +37,7 @@ export async function startProcessStack(
   gatewayEnv: Record<string, string> = {},
   options: { gcProbe?: boolean } = {},
 ): Promise<ProcessStack> {
-  const emulator = start(NODE, ['src/emulator/main.ts'], { env: { EMULATOR_PORT: '0' } });
+  const emulator = start(NODE, ['emulator/main.ts'], { env: { EMULATOR_PORT: '0' } });
   let gateway: Started | undefined;
   try {
     const origin = (await emulator.waitFor(/CRM emulator listening on (http:\/\/\S+)/))[1]!;

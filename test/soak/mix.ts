@@ -4,7 +4,7 @@
  */
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import type { FaultSpec } from '../../src/emulator/faults.ts';
+import type { FaultSpec } from '../../emulator/faults.ts';
 import { bmp, gif, jpeg, pdf, png, textFile, withPadding } from '../fixtures/images.ts';
 import { seededRandom } from '../hostile/processes.ts';
 import type { EmulatorControl } from '../support/emulator-control.ts';

@@ -1,5 +1,5 @@
-import type { FaultSpec } from '../../src/emulator/faults.ts';
-import type { RequestLogEntry } from '../../src/emulator/state.ts';
+import type { FaultSpec } from '../../emulator/faults.ts';
+import type { RequestLogEntry } from '../../emulator/state.ts';
 
 /** Drives the emulator through its HTTP control API, the way an outside process would. */
 export class EmulatorControl {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { startCrmEmulator, type CrmEmulator } from '../../src/emulator/server.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { startGateway, type Gateway } from '../../src/server.ts';
 import { EmulatorControl } from './emulator-control.ts';
 

@@ -1,7 +1,7 @@
 /** The CRM photo endpoint: POST/GET/DELETE /crm/{version}/{module}/{recordId}/photo. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sniffImage } from '../upload/image-sniffer.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from '../upload/limits.ts';
+import { sniffImage } from '../src/photos/image-sniffer.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from '../src/photos/limits.ts';
 import { checkAccess, type Operation } from './access.ts';
 import { ANSWERS } from './answers.ts';
 import { Exchange } from './exchange.ts';

@@ -1,4 +1,4 @@
-/** Standalone runner: `node src/emulator/main.ts` serves the CRM emulator until SIGINT/SIGTERM. */
+/** Standalone runner: `node emulator/main.ts` (npm run emulator) serves the CRM emulator until SIGINT/SIGTERM. */
 import { validateCustomModules } from './modules.ts';
 import { secretHint } from './accounts.ts';
 import { EMULATOR_CLIENT_ID, EMULATOR_REFRESH_TOKEN, EMULATOR_TOKEN, startCrmEmulator, TOKEN_PATH } from './server.ts';
@@ -43,7 +43,7 @@ const banner = [
   `Demo token: ${EMULATOR_TOKEN} (send "Authorization: Zoho-oauthtoken ${EMULATOR_TOKEN}")`,
   // The client secret and the whole refresh token stay out of the output: they are constants in accounts.ts.
   `Accounts server: POST ${emulator.accountsOrigin}${TOKEN_PATH}, OAuth client ${EMULATOR_CLIENT_ID}, ` +
-    `refresh token ${secretHint(EMULATOR_REFRESH_TOKEN)} (EMULATOR_CLIENT_SECRET and EMULATOR_REFRESH_TOKEN in src/emulator/accounts.ts)`,
+    `refresh token ${secretHint(EMULATOR_REFRESH_TOKEN)} (EMULATOR_CLIENT_SECRET and EMULATOR_REFRESH_TOKEN in emulator/accounts.ts)`,
   ...(customModules.length > 0 ? [`Custom modules: ${customModules.join(', ')}`] : []),
 ];
 // One write, so a reader that sees the origin sees the whole banner.

@@ -1,7 +1,7 @@
 import { inflateSync, crc32 } from 'node:zlib';
 import { describe, it, expect } from 'vitest';
-import { sniffImage, type ImageFormat, type SniffResult } from '../../src/upload/image-sniffer.ts';
-import { SNIFF_LOOKAHEAD_BYTES } from '../../src/upload/limits.ts';
+import { sniffImage, type ImageFormat, type SniffResult } from '../../src/photos/image-sniffer.ts';
+import { SNIFF_LOOKAHEAD_BYTES } from '../../src/photos/limits.ts';
 import {
   JPEG_MARKER,
   JPEG_MAX_SEGMENT_PAYLOAD,

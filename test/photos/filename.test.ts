@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanFilename } from '../../src/upload/filename.ts';
+import { cleanFilename } from '../../src/photos/filename.ts';
 
 describe('cleanFilename', () => {
   it.each([
