@@ -1,12 +1,11 @@
 /** The CRM photo endpoint: POST/GET/DELETE /crm/{version}/{module}/{recordId}/photo. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sniffImage } from '../src/photos/image-sniffer.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from '../src/photos/limits.ts';
 import { checkAccess, type Operation } from './access.ts';
 import { ANSWERS } from './answers.ts';
 import { Exchange } from './exchange.ts';
 import { applyFault } from './fault-actions.ts';
 import { collectFilePart, isMultipartFormData, type FilePartOutcome } from './multipart-photo.ts';
+import { CRM_MAX_PHOTO_BYTES, judgePhoto } from './photo-check.ts';
 import type { EmulatorState } from './state.ts';
 
 export const FILE_FIELD = 'file';
@@ -96,7 +95,7 @@ function receivePhoto(
   if (!isMultipartFormData(ex.req.headers['content-type'])) return ex.drainThen(() => ex.answerCrm(ANSWERS.fileMissing));
   let collector: ReturnType<typeof collectFilePart>;
   try {
-    collector = collectFilePart(ex.req.headers, FILE_FIELD, MAX_PHOTO_BYTES, (file) => {
+    collector = collectFilePart(ex.req.headers, FILE_FIELD, CRM_MAX_PHOTO_BYTES, (file) => {
       ex.entry.file = file;
     });
   } catch (error) {
@@ -127,11 +126,11 @@ function finishUpload(
   if (result.kind === 'malformed') return ex.answerCrm(malformed(result.reason));
   if (result.kind === 'missing') return ex.answerCrm(ANSWERS.fileMissing);
   const { file, bytes } = result;
-  if (bytes === null || file.size > MAX_PHOTO_BYTES) return ex.answerCrm(ANSWERS.tooLarge);
+  if (bytes === null || file.size > CRM_MAX_PHOTO_BYTES) return ex.answerCrm(ANSWERS.tooLarge);
 
-  const sniffed = sniffImage(bytes.subarray(0, SNIFF_LOOKAHEAD_BYTES), { complete: true });
-  if (sniffed.status !== 'image') return ex.answerCrm(ANSWERS.notAnImage);
-  if (sniffed.image.width * sniffed.image.height > MAX_PHOTO_PIXELS) return ex.answerCrm(ANSWERS.tooLarge);
+  const verdict = judgePhoto(bytes);
+  if (verdict.kind === 'not-an-image') return ex.answerCrm(ANSWERS.notAnImage);
+  if (verdict.kind === 'too-many-pixels') return ex.answerCrm(ANSWERS.tooLarge);
 
   state.storePhoto(module, recordId, {
     bytes,
