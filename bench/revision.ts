@@ -22,9 +22,8 @@ function git(root: string, args: string[]): string {
 export function describeRevision(root: string, gatewayEnv: Record<string, string>): Revision {
   let gatewayLimits: string;
   try {
-    const config = loadConfig({ NODE_ENV: 'production', ...gatewayEnv, ZOHO_API_DOMAIN: 'http://127.0.0.1:1' }) as unknown as { crm: Record<string, unknown> };
-    const pick = ['maxConcurrency', 'maxQueue', 'queueTimeoutMs'].filter((key) => key in config.crm);
-    gatewayLimits = pick.length ? pick.map((key) => `${key} ${String(config.crm[key])}`).join(', ') : 'none';
+    const { maxConcurrency, maxQueue, queueTimeoutMs } = loadConfig({ NODE_ENV: 'production', ...gatewayEnv, ZOHO_API_DOMAIN: 'http://127.0.0.1:1' }).crm;
+    gatewayLimits = `maxConcurrency ${maxConcurrency}, maxQueue ${maxQueue}, queueTimeoutMs ${queueTimeoutMs}`;
   } catch (error) {
     gatewayLimits = `unreadable (${error instanceof Error ? error.message : String(error)})`;
   }

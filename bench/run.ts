@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: starts the CRM sink, the load generator, the gateway (`node src/main.ts`), the raw proxy and
- * the buffering baseline as separate processes on loopback, measures every cell, and prints the one table
- * (also written to bench/RESULTS.md). Every child is killed on any exit path; a child that dies fails the run.
+ * `npm run bench`: starts the CRM sink, the load generator, the gateway (`node src/main.ts`), the raw proxy, the
+ * Yoga floor and the buffering baseline as separate processes on loopback, measures every cell, and prints the one
+ * table (also written to bench/RESULTS.md). Every child is killed on any exit path; a child that dies fails the run.
+ * The one-off tools that reuse these parts (profiling, A/B, memory probe) are in bench/tools/.
  */
 import { writeFileSync } from 'node:fs';
 import { runCell, PATH_LABELS, type CellOutcome, type CellRequest, type PathKind, type Rig } from './cells.ts';

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
-import { createSchema, createYoga } from 'graphql-yoga';
+import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { GraphQLUpload, processRequest, type FileUpload } from 'graphql-upload-minimal';
 import { Pool } from 'undici';
 import { CRM_PATH } from './bodies.ts';
@@ -35,19 +35,21 @@ async function* multipart(file: FileUpload, counted: { bytes: number }): AsyncGe
   yield Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
 }
 
+/** Parses the multipart request as a stream, straight off the Node request, as the gateway does. */
+const streamingMultipart: Plugin<Record<string, unknown>, NodeContext> = {
+  onRequestParse({ request, serverContext, setRequestParser }) {
+    if (!/^multipart\/form-data/i.test(request.headers.get('content-type') ?? '')) return;
+    const { req, res } = serverContext;
+    // graphql-upload-minimal types `variables` as unknown; Yoga validates the operation's shape itself.
+    setRequestParser(() => processRequest(req, res) as unknown as Promise<Record<string, unknown>>);
+  },
+};
+
 const yoga = createYoga<NodeContext>({
   landingPage: false,
   graphiql: false,
   maxRequestBodySize: false,
-  plugins: [
-    {
-      onRequestParse({ request, serverContext, setRequestParser }) {
-        if (!/^multipart\/form-data/i.test(request.headers.get('content-type') ?? '')) return;
-        const { req, res } = serverContext as unknown as NodeContext;
-        setRequestParser(() => processRequest(req, res) as unknown as Promise<Record<string, unknown>>);
-      },
-    },
-  ],
+  plugins: [streamingMultipart],
   schema: createSchema<NodeContext>({
     typeDefs: FORWARDER_TYPE_DEFS,
     resolvers: {

@@ -1,21 +1,20 @@
 /**
- * `node bench/memory-probe-run.ts`: the bench's memory run (fresh process, warm-up, idle, 64 × 9 MB) against the
+ * `node bench/tools/memory-probe-run.ts`: the bench's memory run (fresh process, warm-up, idle, 64 × 9 MB) against the
  * gateway or the raw proxy with the memory probe preloaded and optional extra Node flags, to explain RSS growth.
  *   BENCH_PROFILE_TARGET=gateway|raw   BENCH_NODE_ARGS="--max-semi-space-size=2"
  *   MEMORY_PROBE_GC=1 BENCH_NODE_ARGS=--expose-gc: a full GC before each sample, so the peaks are live data only
  *   MEMORY_PROBE_CRM_DELAY_MS=1000: the sink waits that long before each answer (the bench's slow-CRM memory run)
  */
-import { pathToFileURL } from 'node:url';
-import { runCell, type Rig } from './cells.ts';
-import { startChild, killAllNow, stopAll } from './children.ts';
-import { startGateway, startLoadGenerator, startSink, type Server } from './servers.ts';
-import { loadSettings } from './settings.ts';
+import { runCell, type Rig } from '../cells.ts';
+import { startChild, killAllNow, stopAll } from '../children.ts';
+import { startGateway, startLoadGenerator, startSink, type Server } from '../servers.ts';
+import { loadSettings } from '../settings.ts';
 
 process.on('exit', killAllNow);
 const settings = loadSettings();
 const target = process.env.BENCH_PROFILE_TARGET === 'raw' ? 'raw' : 'gateway';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const probe = pathToFileURL(`${settings.root}bench/memory-probe.ts`).href;
+const probe = new URL('./memory-probe.ts', import.meta.url).href;
 
 const sink = await startSink(settings.root);
 const load = await startLoadGenerator(settings.root);

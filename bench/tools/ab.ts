@@ -1,16 +1,16 @@
 /**
- * `BENCH_AB_ROOT=/path/to/other/checkout node bench/ab.ts`: the gateway from this checkout (A) against the one in
+ * `BENCH_AB_ROOT=/path/to/other/checkout node bench/tools/ab.ts`: the gateway from this checkout (A) against the one in
  * BENCH_AB_ROOT (B, default: this checkout too), both running at once, cells alternated A, B, A, B… so both see the
  * same machine load. BENCH_AB_ENV_A / BENCH_AB_ENV_B (KEY=VALUE,…) add environment to one side, e.g.
  * BENCH_AB_ENV_B=NODE_OPTIONS=--max-semi-space-size=2.
  * Prints medians over BENCH_AB_ROUNDS (default 3) of uploads/s, p50 and server CPU s/GB per cell.
  *   BENCH_AB_CELLS=100k:1,100k:16,9m:1,9m:16   BENCH_WINDOW_MS=2000
  */
-import { runCell, type CellOutcome, type Rig } from './cells.ts';
-import { killAllNow, stopAll } from './children.ts';
-import { startGateway, startLoadGenerator, startSink, type Server } from './servers.ts';
-import { KiB, loadSettings, MiB } from './settings.ts';
-import { median, sig, sizeLabel } from './stats.ts';
+import { runCell, type CellOutcome, type Rig } from '../cells.ts';
+import { killAllNow, stopAll } from '../children.ts';
+import { startGateway, startLoadGenerator, startSink, type Server } from '../servers.ts';
+import { KiB, loadSettings, MiB } from '../settings.ts';
+import { median, sig, sizeLabel } from '../stats.ts';
 
 process.on('exit', killAllNow);
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));

@@ -1,17 +1,17 @@
 /**
- * `node bench/profile.ts`: runs a few cells against the gateway (or the raw proxy) started under --cpu-prof,
+ * `node bench/tools/profile.ts`: runs a few cells against the gateway (or the raw proxy) started under --cpu-prof,
  * stops it so the profile is written, and prints where its time went.
  *   BENCH_PROFILE_TARGET=gateway|raw|yoga   (default gateway; yoga = the stack floor, bench/yoga-forwarder.ts)
  *   BENCH_PROFILE_CELLS=9m:1,9m:16     size:concurrency list (default 9m:1,1m:16,9m:16)
  *   BENCH_WINDOW_MS=3000
  */
 import { mkdirSync, readdirSync } from 'node:fs';
-import { runCell, PATH_LABELS, type Rig } from './cells.ts';
-import { Child, killAllNow, stopAll } from './children.ts';
+import { runCell, PATH_LABELS, type Rig } from '../cells.ts';
+import { Child, killAllNow, stopAll } from '../children.ts';
 import { renderSummary, summarize } from './profile-summary.ts';
-import { startGateway, startLoadGenerator, startRawProxy, startSink, startYogaForwarder } from './servers.ts';
-import { loadSettings, MiB } from './settings.ts';
-import { sig, sizeLabel } from './stats.ts';
+import { startGateway, startLoadGenerator, startRawProxy, startSink, startYogaForwarder } from '../servers.ts';
+import { loadSettings, MiB } from '../settings.ts';
+import { sig, sizeLabel } from '../stats.ts';
 
 process.on('exit', killAllNow);
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));

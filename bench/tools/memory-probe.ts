@@ -1,5 +1,5 @@
 /**
- * Preloaded (`--import`) into a server by `node bench/memory-probe-run.ts`: samples process.memoryUsage() every
+ * Preloaded (`--import`) into a server by `node bench/tools/memory-probe-run.ts`: samples process.memoryUsage() every
  * 20 ms and, on exit, prints the peaks — to tell live data from garbage and JS heap from ArrayBuffers.
  * Diagnostic only; the bench itself never loads it.
  */

@@ -135,7 +135,7 @@ export function renderSummary(summary: ProfileSummary): string {
 if (import.meta.main) {
   const file = process.argv[2];
   if (!file) {
-    console.error('usage: node bench/profile-summary.ts <file.cpuprofile> [count] [from-µs]');
+    console.error('usage: node bench/tools/profile-summary.ts <file.cpuprofile> [count] [from-µs]');
     process.exit(2);
   }
   console.log(renderSummary(summarize(file, Number(process.argv[3] ?? 25), Number(process.argv[4] ?? 0))));
