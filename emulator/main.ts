@@ -1,7 +1,8 @@
 /** Standalone runner: `node emulator/main.ts` (npm run emulator) serves the CRM emulator until SIGINT/SIGTERM. */
 import { validateCustomModules } from './modules.ts';
-import { secretHint } from './accounts.ts';
-import { EMULATOR_CLIENT_ID, EMULATOR_REFRESH_TOKEN, EMULATOR_TOKEN, startCrmEmulator, TOKEN_PATH } from './server.ts';
+import { EMULATOR_CLIENT_ID, EMULATOR_REFRESH_TOKEN, secretHint, TOKEN_PATH } from './accounts.ts';
+import { startCrmEmulator } from './server.ts';
+import { EMULATOR_TOKEN } from './state.ts';
 
 const DEFAULT_PORT = 4010;
 

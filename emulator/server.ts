@@ -10,15 +10,8 @@ import { EmulatorState } from './state.ts';
 import { TOKEN_PATH } from './accounts.ts';
 import { handleTokenRequest } from './token-endpoint.ts';
 
+// The entry's one constant: whoever loads this module alone (npm start's embedded CRM) gets the demo token with it.
 export { EMULATOR_TOKEN } from './state.ts';
-export {
-  DEFAULT_ACCOUNTS_SETTINGS,
-  EMULATOR_CLIENT_ID,
-  EMULATOR_CLIENT_SECRET,
-  EMULATOR_REFRESH_TOKEN,
-  EMULATOR_REFRESH_TOKEN_SCOPES,
-  TOKEN_PATH,
-} from './accounts.ts';
 
 export interface CrmEmulatorOptions {
   /** 0 (the default) picks a free ephemeral port. */

@@ -1,14 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  EMULATOR_CLIENT_ID,
-  EMULATOR_CLIENT_SECRET,
-  EMULATOR_REFRESH_TOKEN,
-  startCrmEmulator,
-  TOKEN_PATH,
-  type CrmEmulator,
-} from '../../emulator/server.ts';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN, TOKEN_PATH } from '../../emulator/accounts.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { agent, control, toAnswer, upload, waitFor, type Answer } from './helpers.ts';
 
 let emulator: CrmEmulator;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_PHOTO_BYTES } from '../../src/photos/limits.ts';
-import { EMULATOR_TOKEN, startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
+import { CRM_MAX_PHOTO_BYTES } from '../../emulator/photo-check.ts';
+import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
+import { EMULATOR_TOKEN } from '../../emulator/state.ts';
 import { call, crmError, lastRequest, multipart, photoPath, png, RECORD, upload } from './helpers.ts';
 
 let emulator: CrmEmulator;
@@ -77,11 +78,11 @@ describe('a valid upload', () => {
   });
 
   it('accepts a file of exactly 10 MiB and exactly 10 MP', async () => {
-    const atLimit = png(5000, 2000, MAX_PHOTO_BYTES - png(1, 1).length);
-    expect(atLimit.length).toBe(MAX_PHOTO_BYTES);
+    const atLimit = png(5000, 2000, CRM_MAX_PHOTO_BYTES - png(1, 1).length);
+    expect(atLimit.length).toBe(CRM_MAX_PHOTO_BYTES);
     const answer = await upload(emulator.origin, { bytes: atLimit });
     expect(answer.json).toMatchObject({ code: 'SUCCESS' });
-    expect(emulator.state.photo('Leads', RECORD)?.size).toBe(MAX_PHOTO_BYTES);
+    expect(emulator.state.photo('Leads', RECORD)?.size).toBe(CRM_MAX_PHOTO_BYTES);
   });
 });
 
@@ -269,13 +270,13 @@ describe('the body', () => {
   });
 
   it('answers 415 FILE_SIZE_MORE_THAN_ALLOWED_SIZE for one byte over 10 MiB, and logs the full size', async () => {
-    const tooBig = png(10, 10, MAX_PHOTO_BYTES + 1 - png(1, 1).length);
+    const tooBig = png(10, 10, CRM_MAX_PHOTO_BYTES + 1 - png(1, 1).length);
     const answer = await upload(emulator.origin, { bytes: tooBig });
     expect(answer.status).toBe(415);
     expect(answer.json).toEqual(
       crmError('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', 'please check if the file size is in the correct range'),
     );
-    expect(lastRequest(emulator.state.requests).file?.size).toBe(MAX_PHOTO_BYTES + 1);
+    expect(lastRequest(emulator.state.requests).file?.size).toBe(CRM_MAX_PHOTO_BYTES + 1);
     expect(emulator.state.photo('Leads', RECORD)).toBeUndefined();
   });
 
