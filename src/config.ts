@@ -1,5 +1,6 @@
 import { DATA_CENTRES, isDataCentreCode } from './crm/data-centres.ts';
 import { moduleCatalog, ModuleCatalogError, type CrmModule } from './crm/modules.ts';
+import type { ServiceCredentialsSettings } from './crm/service-credentials.ts';
 
 export interface CrmSettings {
   /** CRM API origin, e.g. https://www.zohoapis.eu; undefined starts the embedded emulator. */
@@ -15,13 +16,6 @@ export interface CrmSettings {
   maxConcurrency: number;
   maxQueue: number;
   queueTimeoutMs: number;
-}
-
-/** Service mode: the gateway holds one organisation's OAuth client and mints its own access tokens. */
-export interface ServiceCredentialsSettings {
-  clientId: string;
-  clientSecret: string;
-  refreshToken: string;
 }
 
 export interface GatewayConfig {

@@ -17,6 +17,7 @@ import type { GraphContext } from './schema/builder.ts';
 import { MAX_PHOTO_BYTES } from './photos/limits.ts';
 import { useStreamingMultipart, type NodeServerContext } from './http/multipart-request.ts';
 import { useRequestErrorCodes } from './http/request-errors.ts';
+import { maskUnexpectedError } from './http/unexpected-errors.ts';
 
 export interface Gateway {
   readonly url: string;
@@ -62,6 +63,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    maskedErrors: { maskError: maskUnexpectedError },
     // Replaced by useBodyLimits: Yoga's limit copies each body into a stream our parser never reads.
     maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),

@@ -8,16 +8,9 @@ export interface MintedToken {
   expiresAt: number;
 }
 
-export type AccountsFailure = 'refused' | 'rate-limited' | 'unavailable';
-
 /** A refresh that did not yield a token. Its message never holds a secret. */
 export class AccountsError extends Error {
   override name = 'AccountsError';
-  readonly failure: AccountsFailure;
-  constructor(failure: AccountsFailure, message: string) {
-    super(message);
-    this.failure = failure;
-  }
 }
 
 export interface RefreshRequest {
@@ -69,7 +62,7 @@ export class AccountsClient {
       text = await response.body.text();
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'error');
-      throw new AccountsError('unavailable', `the accounts server could not be reached (${code})`);
+      throw new AccountsError(`the accounts server could not be reached (${code})`);
     }
     return parseTokenAnswer(status, text);
   }
@@ -88,7 +81,7 @@ function parseTokenAnswer(status: number, text: string): MintedToken {
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new AccountsError('unavailable', `the accounts server answered HTTP ${status} with no JSON`);
+    throw new AccountsError(`the accounts server answered HTTP ${status} with no JSON`);
   }
   if (typeof json.access_token === 'string' && json.access_token !== '') {
     const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 3600;
@@ -97,8 +90,8 @@ function parseTokenAnswer(status: number, text: string): MintedToken {
   }
   const error = typeof json.error === 'string' ? json.error : null;
   if (status === 400 && error === 'Access Denied') {
-    throw new AccountsError('rate-limited', 'the accounts server refuses to mint more tokens for now (too many requests)');
+    throw new AccountsError('the accounts server refuses to mint more tokens for now (too many requests)');
   }
-  if (error !== null && OAUTH_ERRORS[error]) throw new AccountsError('refused', `${error}: ${OAUTH_ERRORS[error]}`);
-  throw new AccountsError('unavailable', `the accounts server answered HTTP ${status} without a token`);
+  if (error !== null && OAUTH_ERRORS[error]) throw new AccountsError(`${error}: ${OAUTH_ERRORS[error]}`);
+  throw new AccountsError(`the accounts server answered HTTP ${status} without a token`);
 }

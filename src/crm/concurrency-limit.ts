@@ -1,12 +1,6 @@
-export type QueueRefusal = 'queue-full' | 'queue-timeout' | 'cancelled';
-
+/** No slot: the queue is full, the wait ran out, or the caller went away. The message says which. */
 export class QueueRefusedError extends Error {
   override name = 'QueueRefusedError';
-  readonly refusal: QueueRefusal;
-  constructor(refusal: QueueRefusal, message: string) {
-    super(message);
-    this.refusal = refusal;
-  }
 }
 
 interface Waiter {
@@ -34,14 +28,14 @@ export class ConcurrencyLimit {
 
   /** Resolves with a release function, called exactly once by the holder when done; `signal` withdraws a waiter. */
   acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(new QueueRefusedError('cancelled', 'the caller went away'));
+    if (signal?.aborted) return Promise.reject(new QueueRefusedError('the caller went away'));
     if (this.#active < this.#max) {
       this.#active++;
       return Promise.resolve(this.#releaser());
     }
     if (this.#queue.length >= this.#maxQueue) {
       return Promise.reject(
-        new QueueRefusedError('queue-full', `${this.#active} uploads are in flight to the CRM and ${this.#queue.length} are waiting`),
+        new QueueRefusedError(`${this.#active} uploads are in flight to the CRM and ${this.#queue.length} are waiting`),
       );
     }
     return new Promise((resolve, reject) => {
@@ -51,7 +45,7 @@ export class ConcurrencyLimit {
         signal?.removeEventListener('abort', onAbort);
         reject(error);
       };
-      const onAbort = () => leave(new QueueRefusedError('cancelled', 'the caller went away'));
+      const onAbort = () => leave(new QueueRefusedError('the caller went away'));
       const waiter: Waiter = {
         resolve: (release) => {
           signal?.removeEventListener('abort', onAbort);
@@ -59,7 +53,7 @@ export class ConcurrencyLimit {
         },
         reject,
         timer: setTimeout(
-          () => leave(new QueueRefusedError('queue-timeout', `no slot to the CRM freed up within ${this.#timeoutMs} ms`)),
+          () => leave(new QueueRefusedError(`no slot to the CRM freed up within ${this.#timeoutMs} ms`)),
           this.#timeoutMs,
         ),
       };

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
-import type { CrmAnswer, PhotoTarget } from './answers.ts';
+import type { CrmAnswer } from './answers.ts';
 import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
 
@@ -13,6 +13,12 @@ export interface PhotoClientOptions {
   maxConcurrency: number;
   maxQueue: number;
   queueTimeoutMs: number;
+}
+
+/** Whose photo: the module's API name and the record's id. */
+export interface PhotoTarget {
+  moduleApiName: string;
+  recordId: string;
 }
 
 export interface PhotoUploadRequest {
@@ -179,7 +185,10 @@ export class PhotoClient {
         signal: controller.signal,
       });
       stall.disarm();
-      return await readAnswer(response);
+      const reply = await readAnswer(response);
+      // The file's own stream failed while the CRM answered (it ran past the limit, its client broke off):
+      // that failure, not the CRM's view of a half-sent body, is what happened.
+      return sourceError ? { kind: 'source-failed', error: sourceError.error } : reply;
     } catch (error) {
       // Whatever failed, stop pulling from the caller's stream; the caller decides what to do with the rest.
       if (!controller.signal.aborted) controller.abort();

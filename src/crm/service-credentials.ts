@@ -1,6 +1,12 @@
-import type { ServiceCredentialsSettings } from '../config.ts';
 import { AccountsError, type AccountsClient, type MintedToken } from './accounts-client.ts';
 import type { CredentialProvider, CrmCredential } from './credentials.ts';
+
+/** Service mode: the gateway holds one organisation's OAuth client and mints its own access tokens. */
+export interface ServiceCredentialsSettings {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
 
 const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
 const FIRST_BACKOFF_MS = 1_000;
@@ -73,7 +79,7 @@ export class ServiceCredentials implements CredentialProvider {
       this.#backoff = null;
       return token;
     } catch (error) {
-      const failure = error instanceof AccountsError ? error : new AccountsError('unavailable', 'the token refresh failed');
+      const failure = error instanceof AccountsError ? error : new AccountsError('the token refresh failed');
       if (this.#backoff?.error !== failure) {
         const delayMs = this.#backoff ? Math.min(this.#backoff.delayMs * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
         this.#backoff = { until: this.#now() + delayMs, delayMs, error: failure };

@@ -1,20 +1,30 @@
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { UploadStreamError } from '../photos/stream-reader.ts';
+
+function requestErrorCode(httpStatus: number): string {
+  return httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : httpStatus === 408 ? 'UPLOAD_TIMEOUT' : 'BAD_MULTIPART_REQUEST';
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
 
 /**
  * A problem with the multipart request itself (malformed, limits, a file that never came or broke off):
  * a GraphQL error with a 4xx status, never a 500 and never a field error under HTTP 200.
  */
-export function multipartRequestError(error: unknown, fallbackMessage = 'The multipart request could not be read.') {
-  const failure = error as { status?: unknown; cause?: { status?: unknown } } | null;
-  const status = failure?.status ?? failure?.cause?.status;
-  const httpStatus = typeof status === 'number' && status >= 400 && status < 500 ? status : 400;
-  const message = error instanceof Error && error.message ? error.message : fallbackMessage;
-  return createGraphQLError(message, {
-    extensions: {
-      code: httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : httpStatus === 408 ? 'UPLOAD_TIMEOUT' : 'BAD_MULTIPART_REQUEST',
-      http: { status: httpStatus },
-    },
-  });
+export function multipartRequestError(error: unknown) {
+  const httpStatus = statusOf(error) ?? 400;
+  const message = error instanceof Error && error.message ? error.message : 'The multipart request could not be read.';
+  return createGraphQLError(message, { extensions: { code: requestErrorCode(httpStatus), http: { status: httpStatus } } });
+}
+
+/** The client's upload broke off, went quiet or left, mid-request: 400 (or the parser's own 4xx), 408, or 499. */
+export function uploadStreamRequestError(error: UploadStreamError) {
+  const httpStatus =
+    error.failure === 'idle' ? 408 : error.failure === 'client-gone' ? 499 : (statusOf(error.cause) ?? 400);
+  return createGraphQLError(error.message, { extensions: { code: requestErrorCode(httpStatus), http: { status: httpStatus } } });
 }
 
 /**

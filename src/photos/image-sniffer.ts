@@ -1,6 +1,10 @@
 import { SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
 
-export type ImageFormat = 'PNG' | 'JPEG' | 'GIF' | 'BMP';
+/** The formats the CRM takes for a record photo, and the only ones the gateway forwards. */
+export const IMAGE_FORMATS = ['PNG', 'JPEG', 'GIF', 'BMP'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+/** "PNG, JPEG, GIF or BMP", for messages. */
+export const IMAGE_FORMAT_LIST = `${IMAGE_FORMATS.slice(0, -1).join(', ')} or ${IMAGE_FORMATS.at(-1)}`;
 export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/bmp';
 
 export interface ImageInfo {
@@ -28,7 +32,7 @@ const MIME_TYPES: Readonly<Record<ImageFormat, ImageMimeType>> = {
 };
 
 const MAX_INT32 = 0x7fff_ffff;
-const NOT_AN_IMAGE = 'not a PNG, JPEG, GIF or BMP file';
+const NOT_AN_IMAGE = `not a ${IMAGE_FORMAT_LIST} file`;
 
 /**
  * Decides an upload's format and pixel dimensions from its leading bytes alone.

@@ -4,8 +4,6 @@ import type { StreamReader } from './stream-reader.ts';
 export interface PhotoHead {
   /** The bytes read so far: at most the look-ahead, plus the chunk that crossed it. */
   bytes: Buffer;
-  /** true when the whole file is in `bytes`. */
-  ended: boolean;
   sniff: SniffResult;
 }
 
@@ -26,37 +24,28 @@ export async function readPhotoHead(reader: StreamReader, lookaheadBytes: number
     // Only the look-ahead counts, however the chunks fell, so the verdict never depends on chunking.
     const window = size > lookaheadBytes ? bytes.subarray(0, lookaheadBytes) : bytes;
     const sniff = size === 0 ? ({ status: 'need-more' } as const) : sniffImage(window, { complete });
-    if (sniff.status !== 'need-more' || complete) return { bytes, ended, sniff };
+    if (sniff.status !== 'need-more' || complete) return { bytes, sniff };
   }
 }
 
+/** The upload ran past the photo limit: whoever consumes the content stops, and the photo is refused. */
 export class PhotoTooLargeError extends Error {
   override name = 'PhotoTooLargeError';
-  readonly maxBytes: number;
-  constructor(maxBytes: number) {
-    super(`the photo is larger than ${maxBytes} bytes`);
-    this.maxBytes = maxBytes;
-  }
 }
 
 export interface PhotoContent {
   chunks: AsyncIterable<Uint8Array>;
   /** Bytes handed on so far. */
   readonly byteSize: number;
-  /** true once the content ran past the limit. */
-  readonly tooLarge: boolean;
 }
 
 /** The head, then the rest of the upload, counted: past `maxBytes` it throws, which aborts whatever consumes it. */
 export function photoContent(head: Buffer, reader: StreamReader, maxBytes: number): PhotoContent {
-  const state = { byteSize: 0, tooLarge: false };
+  const state = { byteSize: 0 };
   async function* chunks(): AsyncGenerator<Uint8Array> {
     let chunk: Buffer | null = head;
     while (chunk !== null) {
-      if (state.byteSize + chunk.length > maxBytes) {
-        state.tooLarge = true;
-        throw new PhotoTooLargeError(maxBytes);
-      }
+      if (state.byteSize + chunk.length > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
       state.byteSize += chunk.length;
       yield chunk;
       chunk = await reader.read();
@@ -66,9 +55,6 @@ export function photoContent(head: Buffer, reader: StreamReader, maxBytes: numbe
     chunks: chunks(),
     get byteSize() {
       return state.byteSize;
-    },
-    get tooLarge() {
-      return state.tooLarge;
     },
   };
 }

@@ -1,13 +1,24 @@
 import type { Readable } from 'node:stream';
 
-/** The client sent nothing for too long. */
-export class UploadIdleError extends Error {
-  override name = 'UploadIdleError';
-  readonly status = 408;
+/** How a client's upload stream failed: it went quiet, its multipart body broke off or was refused, or the client left. */
+export type UploadStreamFailure = 'idle' | 'broken' | 'client-gone';
+
+/** The client's upload stream failed: a problem with the request, never with the CRM or the gateway. */
+export class UploadStreamError extends Error {
+  override name = 'UploadStreamError';
+  readonly failure: UploadStreamFailure;
+  constructor(failure: UploadStreamFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.failure = failure;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
- * Pulls chunks from a Node stream one at a time, and lets go of it cleanly: after `release()`
+ * Pulls chunks from a Node stream one at a time; every way the stream fails comes out as an UploadStreamError, and lets go of it cleanly: after `release()`
  * the stream has none of our listeners, so whoever drains it next is not blocked by us.
  */
 export class StreamReader {
@@ -53,7 +64,7 @@ export class StreamReader {
   readonly #onIdle = (): void => {
     const waiter = this.#waiter;
     this.#waiter = undefined;
-    waiter?.reject(new UploadIdleError(`the client sent nothing for ${this.#idleTimeoutMs} ms`));
+    waiter?.reject(new UploadStreamError('idle', `The upload stream failed: the client sent nothing for ${this.#idleTimeoutMs} ms`));
   };
 
   release(): void {
@@ -80,12 +91,12 @@ export class StreamReader {
   };
 
   readonly #onError = (error: unknown): void => {
-    this.#failure ??= { error };
+    this.#failure ??= { error: new UploadStreamError('broken', `The upload stream failed: ${describe(error)}`, { cause: error }) };
     this.#notify();
   };
 
   readonly #onClose = (): void => {
-    if (!this.#ended) this.#failure ??= { error: new Error('the upload stream closed before its end') };
+    if (!this.#ended) this.#failure ??= { error: new UploadStreamError('broken', 'The upload stream failed: the upload stream closed before its end') };
     this.#notify();
   };
 }

@@ -1,14 +1,22 @@
 import type { Readable } from 'node:stream';
+import { readCrmAnswer } from '../crm/answers.ts';
 import type { CredentialProvider } from '../crm/credentials.ts';
-import type { CrmErrorCode, CrmFailure, PhotoRejectionReason } from '../crm/failures.ts';
-import { crmServiceFailure, interpretPhotoAnswer } from '../crm/answers.ts';
-import type { PhotoClient, TransportFailure } from '../crm/photo-client.ts';
-import { resolutionFor } from '../crm/resolutions.ts';
+import type { PhotoClient } from '../crm/photo-client.ts';
+import {
+  crmTransportFailed,
+  gatewayBusy,
+  invalidRecordId,
+  missingCredentials,
+  photoRejected,
+  serviceTokenUnavailable,
+  verdictOfCrmAnswer,
+  type CrmFailure,
+} from './failures.ts';
 import { cleanFilename } from './filename.ts';
 import type { ImageInfo } from './image-sniffer.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
-import { photoContent, readPhotoHead } from './photo-stream.ts';
-import { StreamReader } from './stream-reader.ts';
+import { PhotoTooLargeError, photoContent, readPhotoHead } from './photo-stream.ts';
+import { StreamReader, UploadStreamError } from './stream-reader.ts';
 
 /** A file as the transport hands it over: a name the client chose and a stream not yet read. */
 export interface IncomingFile {
@@ -21,7 +29,7 @@ export interface RecordPhotoRequest {
   recordId: string;
   restrictWorkflow: boolean;
   callerAuthorization: string | null;
-  /** Resolved once the transport reaches the file's part. */
+  /** Resolved once the transport reaches the file's part; rejects with an UploadStreamError if it never does. */
   file: () => Promise<IncomingFile>;
   /** Aborted when the client goes away: anything under way for it stops. */
   signal?: AbortSignal;
@@ -42,36 +50,12 @@ export type RecordPhotoOutcome =
 
 const RECORD_ID = /^\d{1,19}$/;
 
-/** A client's upload stream failed (it disconnected, stalled, or its multipart body broke): a request error. */
-export class UploadStreamError extends Error {
-  override name = 'UploadStreamError';
-}
-
 export interface RecordPhotoServiceOptions {
   /** How long the client may send nothing while its upload is being forwarded. */
   uploadIdleTimeoutMs: number;
 }
 
-function rejected(reason: PhotoRejectionReason, code: CrmErrorCode, message: string, moduleApiName: string): RecordPhotoOutcome {
-  return {
-    ok: false,
-    failure: {
-      kind: 'photo-rejected',
-      code,
-      message,
-      resolution: resolutionFor(code, moduleApiName),
-      reason,
-      maxBytes: MAX_PHOTO_BYTES,
-      maxPixels: MAX_PHOTO_PIXELS,
-    },
-  };
-}
-
-const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string }> = {
-  timeout: { code: 'CRM_TIMEOUT', message: 'The CRM did not answer in time.' },
-  unreachable: { code: 'CRM_UNREACHABLE', message: 'The gateway could not connect to the CRM.' },
-  'connection-lost': { code: 'CRM_UNREACHABLE', message: 'The connection to the CRM was lost before it answered.' },
-};
+const failed = (failure: CrmFailure): RecordPhotoOutcome => ({ ok: false, failure });
 
 /** Validates, sniffs and streams one record photo to the CRM, and says how it went. Knows neither GraphQL nor sockets. */
 export class RecordPhotoService {
@@ -85,48 +69,21 @@ export class RecordPhotoService {
     this.#options = options;
   }
 
+  /**
+   * Resolves with the outcome the caller is told about. Rejects with an UploadStreamError when the client's own
+   * upload failed (a request error); any other rejection is a bug in the gateway.
+   */
   async upload(request: RecordPhotoRequest): Promise<RecordPhotoOutcome> {
     const { moduleApiName, recordId } = request;
-    if (!RECORD_ID.test(recordId)) {
-      return {
-        ok: false,
-        failure: {
-          kind: 'invalid-record',
-          code: 'INVALID_RECORD_ID',
-          message: `'${recordId.slice(0, 40)}' is not a record ID: a record ID is 1 to 19 decimal digits.`,
-          resolution: resolutionFor('INVALID_RECORD_ID', moduleApiName),
-          recordId,
-        },
-      };
-    }
+    if (!RECORD_ID.test(recordId)) return failed(invalidRecordId({ moduleApiName, recordId }));
     const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
     if (!credential.ok) {
-      const missing = credential.reason === 'missing';
-      const code = missing ? 'MISSING_CREDENTIALS' : 'AUTHENTICATION_FAILURE';
-      return {
-        ok: false,
-        failure: {
-          kind: 'authentication',
-          code,
-          message: missing
-            ? 'No CRM access token came with the request.'
-            : `The gateway could not obtain a CRM access token: ${credential.detail}.`,
-          resolution: missing
-            ? resolutionFor(code, moduleApiName)
-            : 'Check the gateway\'s CRM client credentials (ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN), or try again later.',
-        },
-      };
+      return failed(credential.reason === 'missing' ? missingCredentials(moduleApiName) : serviceTokenUnavailable(moduleApiName, credential.detail));
     }
-    const { authorization } = credential;
-
     const file = await request.file();
     const reader = new StreamReader(file.stream, { idleTimeoutMs: this.#options.uploadIdleTimeoutMs });
     try {
-      return await this.#sniffAndSend(request, authorization, file, reader);
-    } catch (error) {
-      throw new UploadStreamError(`The upload stream failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
+      return await this.#sniffAndSend(request, credential.authorization, file, reader);
     } finally {
       reader.release();
     }
@@ -140,19 +97,14 @@ export class RecordPhotoService {
   ): Promise<RecordPhotoOutcome> {
     const { moduleApiName, recordId } = request;
     const head = await readPhotoHead(reader, SNIFF_LOOKAHEAD_BYTES);
-    if (head.bytes.length === 0) return rejected('EMPTY', 'EMPTY_FILE', 'The file is empty.', moduleApiName);
+    if (head.bytes.length === 0) return failed(photoRejected({ reason: 'EMPTY' }, moduleApiName));
     if (head.sniff.status !== 'image') {
-      const reason = head.sniff.status === 'unsupported' ? head.sniff.reason : 'the image header is incomplete';
-      return rejected('UNSUPPORTED_FORMAT', 'UNSUPPORTED_IMAGE_FORMAT', `The file is not a PNG, JPEG, GIF or BMP image: ${reason}.`, moduleApiName);
+      const detail = head.sniff.status === 'unsupported' ? head.sniff.reason : 'the image header is incomplete';
+      return failed(photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail }, moduleApiName));
     }
     const image = head.sniff.image;
     if (image.width * image.height > MAX_PHOTO_PIXELS) {
-      return rejected(
-        'TOO_MANY_PIXELS',
-        'FILE_SIZE_MORE_THAN_ALLOWED_SIZE',
-        `The image is ${image.width}×${image.height} pixels, more than the ${MAX_PHOTO_PIXELS} the CRM allows.`,
-        moduleApiName,
-      );
+      return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height }, moduleApiName));
     }
 
     const filename = cleanFilename(file.filename, image.mimeType);
@@ -165,42 +117,26 @@ export class RecordPhotoService {
       ...(request.signal ? { signal: request.signal } : {}),
     });
 
-    if (content.tooLarge) {
-      return rejected('TOO_MANY_BYTES', 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE', `The file is larger than ${MAX_PHOTO_BYTES} bytes.`, moduleApiName);
-    }
     switch (reply.kind) {
       case 'source-failed':
-        throw reply.error;
+        if (reply.error instanceof PhotoTooLargeError) return failed(photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName));
+        throw reply.error; // an UploadStreamError: the client's request broke; anything else is a bug
       case 'cancelled':
-        throw Object.assign(new Error('the client went away'), { status: 499 });
+        throw new UploadStreamError('client-gone', 'The upload stream failed: the client went away');
       case 'queue-refused':
-        return {
-          ok: false,
-          failure: {
-            kind: 'rate-limited',
-            code: 'TOO_MANY_REQUESTS',
-            message: `The gateway is at its limit of concurrent uploads to the CRM: ${reply.detail}.`,
-            resolution: resolutionFor('TOO_MANY_REQUESTS', moduleApiName),
-            retryAfterSeconds: reply.retryAfterSeconds,
-          },
-        };
-      case 'transport-failed': {
-        const { code, message } = TRANSPORT[reply.failure];
-        return {
-          ok: false,
-          failure: crmServiceFailure(code, message, { retryable: true, crmCode: null, httpStatus: null }, moduleApiName),
-        };
-      }
+        return failed(gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds));
+      case 'transport-failed':
+        return failed(crmTransportFailed(reply.failure, moduleApiName));
       case 'answered': {
-        const interpreted = interpretPhotoAnswer(reply.answer, { moduleApiName, recordId });
-        if (!interpreted.ok) {
-          if (interpreted.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
-          return interpreted;
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), { moduleApiName, recordId });
+        if (!verdict.ok) {
+          if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
+          return verdict;
         }
         return {
           ok: true,
           record: { moduleApiName, id: recordId },
-          message: interpreted.message,
+          message: verdict.message,
           photo: {
             filename,
             contentType: image.mimeType,

@@ -1,4 +1,4 @@
-import { CRM_ERROR_CODES, type CrmFailure, type CrmFailureKind } from '../crm/failures.ts';
+import { CRM_ERROR_CODES, type CrmFailure, type CrmFailureKind } from '../photos/failures.ts';
 import type { Builder } from './builder.ts';
 
 type Failure<K extends CrmFailureKind> = Extract<CrmFailure, { kind: K }>;

@@ -1,12 +1,12 @@
 import { GraphQLUpload } from 'graphql-upload-minimal';
-import type { CrmFailure } from '../crm/failures.ts';
-import { UploadStreamError, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
-import { multipartRequestError } from '../http/request-errors.ts';
+import { uploadStreamRequestError } from '../http/request-errors.ts';
+import type { CrmFailure } from '../photos/failures.ts';
+import { UploadStreamError } from '../photos/stream-reader.ts';
+import type { RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
 import { addCrmErrors } from './crm-errors.ts';
-import type { CrmRecordShape } from './crm-record.ts';
-import type { addCrmRecord } from './crm-record.ts';
+import type { addCrmRecord, CrmRecordShape } from './crm-record.ts';
 import { addUploadedPhoto } from './uploaded-photo.ts';
 
 type Success = Extract<RecordPhotoOutcome, { ok: true }>;
@@ -59,14 +59,17 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
                 const upload = await args.file;
                 return { filename: upload.filename ?? null, stream: upload.createReadStream() };
               } catch (error) {
-                throw multipartRequestError(error, 'The file could not be read.');
+                // The multipart parser never delivered the file (a malformed body, a limit, a client that left).
+                throw new UploadStreamError('broken', error instanceof Error && error.message ? error.message : 'The file could not be read.', {
+                  cause: error,
+                });
               }
             },
           });
           return outcome.ok ? outcome : outcome.failure;
         } catch (error) {
-          // The client's upload broke off or stalled: a request error, not a CRM outcome.
-          if (error instanceof UploadStreamError) throw multipartRequestError(error);
+          // The client's upload broke off or stalled: a request error, not a CRM outcome. Anything else is a bug.
+          if (error instanceof UploadStreamError) throw uploadStreamRequestError(error);
           throw error;
         }
       },

@@ -1,8 +1,9 @@
+import { IMAGE_FORMATS } from '../photos/image-sniffer.ts';
 import type { UploadedPhoto } from '../photos/upload-record-photo.ts';
 import type { Builder } from './builder.ts';
 
 export function addUploadedPhoto(builder: Builder) {
-  const ImageFormat = builder.enumType('ImageFormat', { values: ['PNG', 'JPEG', 'GIF', 'BMP'] as const });
+  const ImageFormat = builder.enumType('ImageFormat', { values: IMAGE_FORMATS });
 
   return builder.objectRef<UploadedPhoto>('UploadedPhoto').implement({
     fields: (t) => ({

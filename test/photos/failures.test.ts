@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { interpretPhotoAnswer, retryAfterSeconds, type CrmAnswer } from '../../src/crm/answers.ts';
+import { readCrmAnswer, retryAfterSeconds, type CrmAnswer } from '../../src/crm/answers.ts';
+import { CRM_ERROR_CODES, resolutionFor, verdictOfCrmAnswer, type PhotoTarget } from '../../src/photos/failures.ts';
+
+const interpretPhotoAnswer = (answer: CrmAnswer, target: PhotoTarget) => verdictOfCrmAnswer(readCrmAnswer(answer), target);
 
 const target = { moduleApiName: 'Leads', recordId: '1000000000001' };
 const json = (status: number, code: string, message = 'm', extra: Partial<CrmAnswer> = {}): CrmAnswer => ({
@@ -10,7 +13,7 @@ const json = (status: number, code: string, message = 'm', extra: Partial<CrmAns
   ...extra,
 });
 
-describe('interpretPhotoAnswer', () => {
+describe('verdictOfCrmAnswer', () => {
   it('reads SUCCESS as success with the CRM message', () => {
     expect(interpretPhotoAnswer(json(200, 'SUCCESS', 'photo uploaded successfully'), target)).toEqual({
       ok: true,
@@ -105,5 +108,17 @@ describe('retryAfterSeconds', () => {
     expect(retryAfterSeconds('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
     expect(retryAfterSeconds('soon', now)).toBeNull();
     expect(retryAfterSeconds(null, now)).toBeNull();
+  });
+});
+
+describe('resolutions', () => {
+  it('has one for every code', () => {
+    for (const code of CRM_ERROR_CODES) expect(resolutionFor(code, { moduleApiName: 'Leads' }), code).toMatch(/\w{3,}/);
+  });
+
+  it('states the limits the gateway enforces', () => {
+    expect(resolutionFor('FILE_SIZE_MORE_THAN_ALLOWED_SIZE', { moduleApiName: 'Leads' })).toBe(
+      'The photo exceeds the allowed size (10 MB) or the allowed resolution (10 MP). Upload a photo within both limits.',
+    );
   });
 });

@@ -1,0 +1,265 @@
+/**
+ * Every way a record-photo upload can fail — refused by the CRM or by the gateway itself — is built here,
+ * in the CRM's own terms. The GraphQL layer turns each `kind` into one member of the result union.
+ */
+import type { ReadCrmAnswer } from '../crm/answers.ts';
+import { STANDARD_MODULES } from '../crm/modules.ts';
+import type { TransportFailure } from '../crm/photo-client.ts';
+import { IMAGE_FORMAT_LIST } from './image-sniffer.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
+
+interface ResolutionContext {
+  moduleApiName: string;
+  /** Service mode could not obtain a token: the fix is the gateway's configuration, not the caller's header. */
+  serviceTokenUnavailable?: boolean;
+}
+
+type Resolution = string | ((context: ResolutionContext) => string);
+
+const MEBIBYTE = 1024 * 1024;
+
+/**
+ * What a caller can do about each code: the CRM's documented resolutions, and the gateway's own.
+ * The keys are the `CrmErrorCode` enum, in its order; the limits come from their constants.
+ */
+const RESOLUTIONS = {
+  INVALID_MODULE: `Specify a valid module API name: ${STANDARD_MODULES.map((m) => m.apiName).join(', ')} or a custom module. Modules such as Documents and Projects are not supported in the API.`,
+  INVALID_URL_PATTERN: 'The request URL is incorrect: check the module and record ID.',
+  OAUTH_SCOPE_MISMATCH: ({ moduleApiName }) =>
+    `The client does not have the ${requiredScopeFor(moduleApiName)} scope. Create a new client with a valid scope (ZohoCRM.modules.ALL, or ZohoCRM.modules.{module}.ALL, WRITE or CREATE).`,
+  NO_PERMISSION: 'The user does not have the permission to upload a photo. Contact your system administrator.',
+  INTERNAL_ERROR: 'Unexpected and unhandled exception in the CRM. Try again later; if it persists, contact the CRM support team.',
+  INVALID_REQUEST_METHOD: 'The CRM refused the HTTP method used for this URL. Contact the gateway maintainers.',
+  AUTHORIZATION_FAILED: 'The user does not have the permission to upload a photo. Contact your system administrator.',
+  INVALID_DATA: 'The record ID is invalid: use the ID of an existing record of this module.',
+  RECORD_LOCKED: 'Please wait until the record is unlocked, then try again.',
+  FILE_SIZE_MORE_THAN_ALLOWED_SIZE: `The photo exceeds the allowed size (${MAX_PHOTO_BYTES / MEBIBYTE} MB) or the allowed resolution (${MAX_PHOTO_PIXELS / 1_000_000} MP). Upload a photo within both limits.`,
+  INVALID_TOKEN: 'The access token is invalid or has expired. Obtain a new access token and try again.',
+  AUTHENTICATION_FAILURE: ({ serviceTokenUnavailable }) =>
+    serviceTokenUnavailable
+      ? "Check the gateway's CRM client credentials (ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN), or try again later."
+      : 'Authentication failed. Send a valid access token in the Authorization header.',
+  TOO_MANY_REQUESTS: 'Too many requests to the CRM. Wait retryAfterSeconds (when given) before trying again.',
+  MISSING_CREDENTIALS: 'Send the header "Authorization: Zoho-oauthtoken <access token>" (or "Bearer <access token>").',
+  INVALID_RECORD_ID: 'A record ID is 1 to 19 decimal digits, e.g. 3000000038009.',
+  UNSUPPORTED_IMAGE_FORMAT: `Upload a ${IMAGE_FORMAT_LIST} image.`,
+  EMPTY_FILE: 'The file is empty. Choose an image file and upload it again.',
+  CRM_TIMEOUT: 'The CRM did not answer in time. Try again later.',
+  CRM_UNREACHABLE: 'The gateway could not reach the CRM. Try again later.',
+  UNEXPECTED_RESPONSE: 'The CRM gave an answer the gateway does not understand. Try again later; if it persists, contact the gateway maintainers.',
+} as const satisfies Record<string, Resolution>;
+
+export type CrmErrorCode = keyof typeof RESOLUTIONS;
+export const CRM_ERROR_CODES = Object.keys(RESOLUTIONS) as readonly CrmErrorCode[];
+
+export function resolutionFor(code: CrmErrorCode, context: ResolutionContext): string {
+  const resolution: Resolution = RESOLUTIONS[code];
+  return typeof resolution === 'string' ? resolution : resolution(context);
+}
+
+/** The scope the CRM wants for uploading a photo to a module's records. */
+export function requiredScopeFor(moduleApiName: string): string {
+  return `ZohoCRM.modules.${moduleApiName.toLowerCase()}.CREATE`;
+}
+
+export type PhotoRejectionReason = 'TOO_MANY_BYTES' | 'TOO_MANY_PIXELS' | 'CRM_LIMIT' | 'UNSUPPORTED_FORMAT' | 'EMPTY';
+
+interface FailureBase {
+  code: CrmErrorCode;
+  message: string;
+  /** What the caller can do about it. */
+  resolution: string | null;
+}
+
+export type CrmFailure =
+  | (FailureBase & { kind: 'invalid-module'; module: string })
+  | (FailureBase & { kind: 'invalid-record'; recordId: string })
+  | (FailureBase & { kind: 'record-locked'; recordId: string })
+  | (FailureBase & { kind: 'photo-rejected'; reason: PhotoRejectionReason; maxBytes: number; maxPixels: number })
+  | (FailureBase & { kind: 'authentication' })
+  | (FailureBase & { kind: 'permission-denied'; requiredScope: string | null })
+  | (FailureBase & { kind: 'rate-limited'; retryAfterSeconds: number | null })
+  | (FailureBase & { kind: 'crm-service'; retryable: boolean; crmCode: string | null; httpStatus: number | null });
+
+export type CrmFailureKind = CrmFailure['kind'];
+
+export interface PhotoTarget {
+  moduleApiName: string;
+  recordId: string;
+}
+
+const base = (code: CrmErrorCode, message: string, context: ResolutionContext) => ({
+  code,
+  message,
+  resolution: resolutionFor(code, context),
+});
+
+// ---- Refused by the gateway, before or instead of a CRM call ----
+
+export function invalidRecordId({ moduleApiName, recordId }: PhotoTarget): CrmFailure {
+  return {
+    kind: 'invalid-record',
+    ...base('INVALID_RECORD_ID', `'${recordId.slice(0, 40)}' is not a record ID: a record ID is 1 to 19 decimal digits.`, { moduleApiName }),
+    recordId,
+  };
+}
+
+export function missingCredentials(moduleApiName: string): CrmFailure {
+  return { kind: 'authentication', ...base('MISSING_CREDENTIALS', 'No CRM access token came with the request.', { moduleApiName }) };
+}
+
+/** Service mode: the accounts server would not mint a token. `detail` holds no secret. */
+export function serviceTokenUnavailable(moduleApiName: string, detail: string): CrmFailure {
+  return {
+    kind: 'authentication',
+    ...base('AUTHENTICATION_FAILURE', `The gateway could not obtain a CRM access token: ${detail}.`, {
+      moduleApiName,
+      serviceTokenUnavailable: true,
+    }),
+  };
+}
+
+/** What the gateway found in the bytes themselves. */
+export type PhotoDefect =
+  | { reason: 'EMPTY' }
+  | { reason: 'UNSUPPORTED_FORMAT'; detail: string }
+  | { reason: 'TOO_MANY_PIXELS'; width: number; height: number }
+  | { reason: 'TOO_MANY_BYTES' };
+
+const DEFECTS: { [R in PhotoDefect['reason']]: { code: CrmErrorCode; message: (defect: Extract<PhotoDefect, { reason: R }>) => string } } = {
+  EMPTY: { code: 'EMPTY_FILE', message: () => 'The file is empty.' },
+  UNSUPPORTED_FORMAT: {
+    code: 'UNSUPPORTED_IMAGE_FORMAT',
+    message: ({ detail }) => `The file is not a ${IMAGE_FORMAT_LIST} image: ${detail}.`,
+  },
+  TOO_MANY_PIXELS: {
+    code: 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE',
+    message: ({ width, height }) => `The image is ${width}×${height} pixels, more than the ${MAX_PHOTO_PIXELS} the CRM allows.`,
+  },
+  TOO_MANY_BYTES: { code: 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE', message: () => `The file is larger than ${MAX_PHOTO_BYTES} bytes.` },
+};
+
+export function photoRejected(defect: PhotoDefect, moduleApiName: string): CrmFailure {
+  const { code, message } = DEFECTS[defect.reason] as { code: CrmErrorCode; message: (d: PhotoDefect) => string };
+  return {
+    kind: 'photo-rejected',
+    ...base(code, message(defect), { moduleApiName }),
+    reason: defect.reason,
+    maxBytes: MAX_PHOTO_BYTES,
+    maxPixels: MAX_PHOTO_PIXELS,
+  };
+}
+
+/** The gateway's own queue for CRM slots is full, or the wait ran out. */
+export function gatewayBusy(moduleApiName: string, detail: string, retryAfterSeconds: number): CrmFailure {
+  return {
+    kind: 'rate-limited',
+    ...base('TOO_MANY_REQUESTS', `The gateway is at its limit of concurrent uploads to the CRM: ${detail}.`, { moduleApiName }),
+    retryAfterSeconds,
+  };
+}
+
+const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string }> = {
+  timeout: { code: 'CRM_TIMEOUT', message: 'The CRM did not answer in time.' },
+  unreachable: { code: 'CRM_UNREACHABLE', message: 'The gateway could not connect to the CRM.' },
+  'connection-lost': { code: 'CRM_UNREACHABLE', message: 'The connection to the CRM was lost before it answered.' },
+};
+
+/** No answer came: a timeout, a refused connection, a connection lost. Always worth trying again. */
+export function crmTransportFailed(failure: TransportFailure, moduleApiName: string): CrmFailure {
+  const { code, message } = TRANSPORT[failure];
+  return crmService(code, message, { retryable: true, crmCode: null, httpStatus: null }, moduleApiName);
+}
+
+// ---- Refused by the CRM ----
+
+export type CrmVerdict = { ok: true; message: string } | { ok: false; failure: CrmFailure };
+
+function crmService(
+  code: CrmErrorCode,
+  message: string,
+  details: { retryable: boolean; crmCode: string | null; httpStatus: number | null },
+  moduleApiName: string,
+): CrmFailure {
+  return { kind: 'crm-service', ...base(code, message, { moduleApiName }), ...details };
+}
+
+function rateLimited(message: string | null, retryAfterSeconds: number | null, moduleApiName: string): CrmFailure {
+  return {
+    kind: 'rate-limited',
+    ...base('TOO_MANY_REQUESTS', message ?? 'The CRM is receiving too many requests.', { moduleApiName }),
+    retryAfterSeconds,
+  };
+}
+
+/** Maps one CRM answer to success or to the failure its code stands for. */
+export function verdictOfCrmAnswer(answer: ReadCrmAnswer, target: PhotoTarget): CrmVerdict {
+  const { moduleApiName, recordId } = target;
+  const context = { moduleApiName };
+  const retryableStatus = answer.status >= 500;
+  // 429 means "slow down" whatever code, if any, comes with it.
+  if (answer.status === 429) {
+    return { ok: false, failure: rateLimited(answer.shape === 'crm' ? (answer.message ?? `The CRM answered ${answer.code}.`) : null, answer.retryAfterSeconds, moduleApiName) };
+  }
+  if (answer.shape === 'other') {
+    return {
+      ok: false,
+      failure: crmService(
+        'UNEXPECTED_RESPONSE',
+        `The CRM answered HTTP ${answer.status} with ${answer.description}.`,
+        { retryable: retryableStatus, crmCode: null, httpStatus: answer.status },
+        moduleApiName,
+      ),
+    };
+  }
+
+  const { code } = answer;
+  const message = answer.message ?? `The CRM answered ${code}.`;
+  if (code === 'SUCCESS' && answer.status >= 200 && answer.status < 300) return { ok: true, message };
+
+  switch (code) {
+    case 'INVALID_MODULE':
+      return { ok: false, failure: { kind: 'invalid-module', ...base(code, message, context), module: moduleApiName } };
+    case 'INVALID_DATA':
+    case 'INVALID_URL_PATTERN':
+      return { ok: false, failure: { kind: 'invalid-record', ...base(code, message, context), recordId } };
+    case 'RECORD_LOCKED':
+      return { ok: false, failure: { kind: 'record-locked', ...base(code, message, context), recordId } };
+    case 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE':
+      return {
+        ok: false,
+        failure: { kind: 'photo-rejected', ...base(code, message, context), reason: 'CRM_LIMIT', maxBytes: MAX_PHOTO_BYTES, maxPixels: MAX_PHOTO_PIXELS },
+      };
+    case 'INVALID_TOKEN':
+    case 'AUTHENTICATION_FAILURE':
+      return { ok: false, failure: { kind: 'authentication', ...base(code, message, context) } };
+    case 'OAUTH_SCOPE_MISMATCH':
+      return { ok: false, failure: { kind: 'permission-denied', ...base(code, message, context), requiredScope: requiredScopeFor(moduleApiName) } };
+    case 'NO_PERMISSION':
+    case 'AUTHORIZATION_FAILED':
+      return { ok: false, failure: { kind: 'permission-denied', ...base(code, message, context), requiredScope: null } };
+    case 'TOO_MANY_REQUESTS':
+      return { ok: false, failure: rateLimited(message, answer.retryAfterSeconds, moduleApiName) };
+    case 'INTERNAL_ERROR':
+    case 'INVALID_REQUEST_METHOD':
+      return {
+        ok: false,
+        failure: crmService(
+          code,
+          message,
+          { retryable: code === 'INTERNAL_ERROR' || retryableStatus, crmCode: code, httpStatus: answer.status },
+          moduleApiName,
+        ),
+      };
+    default:
+      return {
+        ok: false,
+        failure: crmService(
+          'UNEXPECTED_RESPONSE',
+          `The CRM answered HTTP ${answer.status} with code ${code}: ${message}`,
+          { retryable: retryableStatus, crmCode: code, httpStatus: answer.status },
+          moduleApiName,
+        ),
+      };
+  }
+}
