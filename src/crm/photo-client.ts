@@ -91,8 +91,13 @@ class StallTimer {
   };
 }
 
+/** What the upload use case needs of a CRM client: its seam for tests. */
+export interface PhotoUploader {
+  uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply>;
+}
+
 /** Streams record photos to the CRM over one keep-alive pool per CRM origin. Knows HTTP, not GraphQL. */
-export class PhotoClient {
+export class PhotoClient implements PhotoUploader {
   readonly #agent: Agent;
   readonly #options: PhotoClientOptions;
   readonly #limit: ConcurrencyLimit;

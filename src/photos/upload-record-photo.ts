@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { readCrmAnswer } from '../crm/answers.ts';
 import type { CredentialProvider } from '../crm/credentials.ts';
-import type { PhotoClient } from '../crm/photo-client.ts';
+import type { PhotoUploader } from '../crm/photo-client.ts';
 import {
   crmTransportFailed,
   gatewayBusy,
@@ -59,11 +59,11 @@ const failed = (failure: CrmFailure): RecordPhotoOutcome => ({ ok: false, failur
 
 /** Validates, sniffs and streams one record photo to the CRM, and says how it went. Knows neither GraphQL nor sockets. */
 export class RecordPhotoService {
-  readonly #client: PhotoClient;
+  readonly #client: PhotoUploader;
   readonly #credentials: CredentialProvider;
   readonly #options: RecordPhotoServiceOptions;
 
-  constructor(client: PhotoClient, credentials: CredentialProvider, options: RecordPhotoServiceOptions) {
+  constructor(client: PhotoUploader, credentials: CredentialProvider, options: RecordPhotoServiceOptions) {
     this.#client = client;
     this.#credentials = credentials;
     this.#options = options;
