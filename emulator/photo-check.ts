@@ -11,7 +11,7 @@ export const CRM_MAX_PHOTO_PIXELS = 10_000_000;
 
 export type CrmImageType = 'png' | 'jpg' | 'gif' | 'bmp';
 
-// The CRM shows PNG, JPEG, GIF and BMP photos; other formats image-size knows (WebP, SVG, TIFF, ICO, HEIF …) are refused like non-images.
+// The CRM shows PNG, JPEG, GIF and BMP; other formats image-size knows (WebP, SVG, TIFF, ICO …) get the non-image answer.
 const SHOWN_TYPES: ReadonlySet<string> = new Set<CrmImageType>(['png', 'jpg', 'gif', 'bmp']);
 
 export type PhotoVerdict =
