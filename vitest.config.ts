@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
+/** Long runs — the soak, the hostile multipart corpus, exhaustive replays — run in `npm run test:stress`, not `npm test`. */
+export const STRESS_TESTS = ['test/soak/**/*.test.ts', 'test/hostile/**/*.test.ts', 'test/**/*.stress.test.ts'];
+
 export default defineConfig({
   resolve: {
     // Node loads graphql's CommonJS entry for every library; tests must share that one copy.
@@ -10,7 +13,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**'],
+    exclude: ['test/e2e/**', ...STRESS_TESTS],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
