@@ -6,12 +6,14 @@ import type { GatewayConfig } from './config.ts';
 import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
 import { ServiceCredentials } from './crm/service-credentials.ts';
+import type { CrmObserver } from './crm/observer.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
+import type { UploadObserver } from './photos/upload-report.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
 import { MAX_PHOTO_BYTES } from './photos/limits.ts';
@@ -33,7 +35,11 @@ export interface GatewayDependencies {
   accountsUrl?: string;
   /** Headers GraphiQL starts with, e.g. the emulator's demo token. */
   graphiqlHeaders?: Record<string, string>;
+  /** Who hears about CRM calls and finished uploads (logs, metrics). */
+  observer?: GatewayObserver;
 }
+
+export type GatewayObserver = CrmObserver & Partial<UploadObserver>;
 
 const MAX_MULTIPART_BYTES = 25_000_000;
 const MAX_JSON_BYTES = 1_000_000;
@@ -53,12 +59,17 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxConcurrency: config.crm.maxConcurrency,
     maxQueue: config.crm.maxQueue,
     queueTimeoutMs: config.crm.queueTimeoutMs,
+    ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
   const credentials = credentialsFor(config, accounts, dependencies);
-  const photos = new RecordPhotoService(client, credentials, { uploadIdleTimeoutMs: config.uploadIdleTimeoutMs });
+  const uploadObserver = dependencies.observer?.uploadEnded ? (dependencies.observer as UploadObserver) : undefined;
+  const photos = new RecordPhotoService(client, credentials, {
+    uploadIdleTimeoutMs: config.uploadIdleTimeoutMs,
+    ...(uploadObserver ? { observer: uploadObserver } : {}),
+  });
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -92,6 +103,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   });
   return {
     yoga,
+    /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
+    crmLoad: () => client.load,
     async close() {
       await Promise.all([client.close(), accounts?.close()]);
     },
@@ -106,7 +119,7 @@ function credentialsFor(config: GatewayConfig, accounts: AccountsClient | null, 
   if (!config.serviceCredentials || !accounts) return new PassThroughCredentials();
   const accountsUrl = config.crm.accountsUrl ?? dependencies.accountsUrl;
   if (!accountsUrl) throw new Error('service mode needs an accounts origin');
-  return new ServiceCredentials({ ...config.serviceCredentials, accountsUrl }, accounts);
+  return new ServiceCredentials({ ...config.serviceCredentials, accountsUrl }, accounts, Date.now, dependencies.observer);
 }
 
 export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {

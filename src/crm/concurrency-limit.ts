@@ -26,6 +26,16 @@ export class ConcurrencyLimit {
     this.#timeoutMs = options.timeoutMs;
   }
 
+  /** Holders right now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Callers waiting for a slot right now. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
   /** Resolves with a release function, called exactly once by the holder when done; `signal` withdraws a waiter. */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(new QueueRefusedError('the caller went away'));

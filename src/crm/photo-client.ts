@@ -3,6 +3,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
 import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
+import type { CrmObserver, CrmTimings } from './observer.ts';
 
 export interface PhotoClientOptions {
   apiDomain: string;
@@ -13,6 +14,7 @@ export interface PhotoClientOptions {
   maxConcurrency: number;
   maxQueue: number;
   queueTimeoutMs: number;
+  observer?: CrmObserver;
 }
 
 /** Whose photo: the module's API name and the record's id. */
@@ -33,7 +35,7 @@ export interface PhotoUploadRequest {
 
 export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
 
-export type PhotoUploadReply =
+export type PhotoUploadReply = (
   | { kind: 'answered'; answer: CrmAnswer }
   | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
   /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
@@ -41,7 +43,11 @@ export type PhotoUploadReply =
   /** Too many uploads already in flight to the CRM: nothing was sent. */
   | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number }
   /** The caller's signal fired: whatever was under way was aborted. */
-  | { kind: 'cancelled' };
+  | { kind: 'cancelled' }
+) & {
+  /** Set by the client: where the time went. */
+  timings?: CrmTimings;
+};
 
 /** Enough for any JSON answer or error page; more is read off and dropped. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -118,21 +124,38 @@ export class PhotoClient implements PhotoUploader {
     return restrictWorkflow ? `${path}?restrict_triggers=workflow` : path;
   }
 
+  /** Uploads in flight to the CRM, and uploads waiting for a slot, right now. */
+  get load(): { inFlight: number; queued: number } {
+    return { inFlight: this.#limit.active, queued: this.#limit.waiting };
+  }
+
   async uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
+    const observer = this.#options.observer;
+    const queueStart = performance.now();
     let release: () => void;
     try {
       release = await this.#limit.acquire(request.signal);
     } catch (error) {
-      if (request.signal?.aborted) return { kind: 'cancelled' };
+      const queuedMs = performance.now() - queueStart;
+      observer?.slotWaitEnded?.(queuedMs, false);
+      const timings = { queuedMs, crmMs: null };
+      if (request.signal?.aborted) return { kind: 'cancelled', timings };
       if (!(error instanceof QueueRefusedError)) throw error;
       // A slot frees up as an upload finishes; a few seconds is a fair guess, bounded by the queue wait.
       const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
-      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds };
+      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds, timings };
     }
+    const sendStart = performance.now();
+    const queuedMs = sendStart - queueStart;
+    observer?.slotWaitEnded?.(queuedMs, true);
+    let reply: PhotoUploadReply | undefined;
     try {
-      return await this.#send(request);
+      reply = await this.#send(request);
+      return { ...reply, timings: { queuedMs, crmMs: performance.now() - sendStart } };
     } finally {
       release();
+      const status = reply?.kind === 'answered' ? reply.answer.status : null;
+      observer?.crmCallEnded?.({ operation: 'upload-photo', status, durationMs: performance.now() - sendStart });
     }
   }
 
@@ -152,7 +175,7 @@ export class PhotoClient implements PhotoUploader {
 
     // One generator from the caller's chunks to undici (each layer of generators costs promises per chunk).
     async function* body(): AsyncGenerator<Uint8Array> {
-      stall.arm(); // from here until undici asks for more, we wait on the CRM
+      stall.disarm(); // from here until undici asks for more, we wait on the CRM
       try {
         yield envelope.head;
       } finally {

@@ -1,5 +1,6 @@
 import { AccountsError, type AccountsClient, type MintedToken } from './accounts-client.ts';
 import type { CredentialProvider, CrmCredential } from './credentials.ts';
+import type { CrmObserver } from './observer.ts';
 
 /** Service mode: the gateway holds one organisation's OAuth client and mints its own access tokens. */
 export interface ServiceCredentialsSettings {
@@ -21,14 +22,21 @@ export class ServiceCredentials implements CredentialProvider {
   readonly #settings: ServiceCredentialsSettings & { accountsUrl: string };
   readonly #accounts: AccountsClient;
   readonly #now: () => number;
+  readonly #observer: CrmObserver | undefined;
   #token: MintedToken | null = null;
   #refreshing: Promise<MintedToken> | null = null;
   #backoff: { until: number; delayMs: number; error: AccountsError } | null = null;
 
-  constructor(settings: ServiceCredentialsSettings & { accountsUrl: string }, accounts: AccountsClient, now = Date.now) {
+  constructor(
+    settings: ServiceCredentialsSettings & { accountsUrl: string },
+    accounts: AccountsClient,
+    now = Date.now,
+    observer?: CrmObserver,
+  ) {
     this.#settings = settings;
     this.#accounts = accounts;
     this.#now = now;
+    this.#observer = observer;
   }
 
   async authorizationFor(): Promise<CrmCredential> {
@@ -77,10 +85,13 @@ export class ServiceCredentials implements CredentialProvider {
       const token = await this.#accounts.refresh({ accountsUrl, clientId, clientSecret, refreshToken });
       this.#token = token;
       this.#backoff = null;
+      this.#observer?.tokenRefreshEnded?.('success');
       return token;
     } catch (error) {
       const failure = error instanceof AccountsError ? error : new AccountsError('the token refresh failed');
+      // A refusal replayed from the back-off is not a new attempt.
       if (this.#backoff?.error !== failure) {
+        this.#observer?.tokenRefreshEnded?.('failure');
         const delayMs = this.#backoff ? Math.min(this.#backoff.delayMs * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
         this.#backoff = { until: this.#now() + delayMs, delayMs, error: failure };
       }

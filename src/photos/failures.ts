@@ -83,6 +83,18 @@ export type CrmFailure =
 
 export type CrmFailureKind = CrmFailure['kind'];
 
+/** The member of the result union that stands for each kind of failure: the contract's names, for logs and metrics too. */
+export const FAILURE_TYPE_NAMES: Record<CrmFailureKind, string> = {
+  'invalid-module': 'InvalidModuleError',
+  'invalid-record': 'InvalidRecordError',
+  'record-locked': 'RecordLockedError',
+  'photo-rejected': 'PhotoRejectedError',
+  authentication: 'AuthenticationError',
+  'permission-denied': 'PermissionDeniedError',
+  'rate-limited': 'RateLimitedError',
+  'crm-service': 'CrmServiceError',
+};
+
 export interface PhotoTarget {
   moduleApiName: string;
   recordId: string;

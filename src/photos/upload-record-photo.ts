@@ -3,6 +3,7 @@ import { readCrmAnswer } from '../crm/answers.ts';
 import type { CredentialProvider } from '../crm/credentials.ts';
 import type { PhotoUploader } from '../crm/photo-client.ts';
 import {
+  FAILURE_TYPE_NAMES,
   crmTransportFailed,
   gatewayBusy,
   invalidRecordId,
@@ -17,6 +18,7 @@ import type { ImageInfo } from './image-sniffer.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
 import { PhotoTooLargeError, photoContent, readPhotoHead } from './photo-stream.ts';
 import { StreamReader, UploadStreamError } from './stream-reader.ts';
+import type { UploadObserver, UploadReport } from './upload-report.ts';
 
 /** A file as the transport hands it over: a name the client chose and a stream not yet read. */
 export interface IncomingFile {
@@ -33,6 +35,8 @@ export interface RecordPhotoRequest {
   file: () => Promise<IncomingFile>;
   /** Aborted when the client goes away: anything under way for it stops. */
   signal?: AbortSignal;
+  /** The transport's id for this request, for the upload's report. */
+  requestId?: string;
 }
 
 export interface UploadedPhoto {
@@ -53,7 +57,14 @@ const RECORD_ID = /^\d{1,19}$/;
 export interface RecordPhotoServiceOptions {
   /** How long the client may send nothing while its upload is being forwarded. */
   uploadIdleTimeoutMs: number;
+  /** Told about every upload once it has ended, however it ended. */
+  observer?: UploadObserver;
 }
+
+/** What an upload got to before it ended: filled in as it goes, reported once at the end. */
+type Progress = Pick<UploadReport, 'crmStatus' | 'bytesForwarded' | 'queuedMs' | 'crmMs'>;
+
+export const SUCCESS_TYPE_NAME = 'UploadRecordPhotoSuccess';
 
 const failed = (failure: CrmFailure): RecordPhotoOutcome => ({ ok: false, failure });
 
@@ -74,6 +85,30 @@ export class RecordPhotoService {
    * upload failed (a request error); any other rejection is a bug in the gateway.
    */
   async upload(request: RecordPhotoRequest): Promise<RecordPhotoOutcome> {
+    const started = performance.now();
+    const progress: Progress = { crmStatus: null, bytesForwarded: 0, queuedMs: null, crmMs: null };
+    const report = (ended: Pick<UploadReport, 'outcome' | 'code' | 'error'>) =>
+      this.#options.observer?.uploadEnded({
+        requestId: request.requestId,
+        moduleApiName: request.moduleApiName,
+        recordId: request.recordId,
+        ...progress,
+        ...ended,
+        totalMs: performance.now() - started,
+      });
+    let outcome: RecordPhotoOutcome;
+    try {
+      outcome = await this.#upload(request, progress);
+    } catch (error) {
+      report({ outcome: null, code: null, error });
+      throw error;
+    }
+    if (outcome.ok) report({ outcome: SUCCESS_TYPE_NAME, code: null });
+    else report({ outcome: FAILURE_TYPE_NAMES[outcome.failure.kind], code: outcome.failure.code });
+    return outcome;
+  }
+
+  async #upload(request: RecordPhotoRequest, progress: Progress): Promise<RecordPhotoOutcome> {
     const { moduleApiName, recordId } = request;
     if (!RECORD_ID.test(recordId)) return failed(invalidRecordId({ moduleApiName, recordId }));
     const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
@@ -83,7 +118,7 @@ export class RecordPhotoService {
     const file = await request.file();
     const reader = new StreamReader(file.stream, { idleTimeoutMs: this.#options.uploadIdleTimeoutMs });
     try {
-      return await this.#sniffAndSend(request, credential.authorization, file, reader);
+      return await this.#sniffAndSend(request, credential.authorization, file, reader, progress);
     } finally {
       reader.release();
     }
@@ -94,6 +129,7 @@ export class RecordPhotoService {
     authorization: string,
     file: IncomingFile,
     reader: StreamReader,
+    progress: Progress,
   ): Promise<RecordPhotoOutcome> {
     const { moduleApiName, recordId } = request;
     const head = await readPhotoHead(reader, SNIFF_LOOKAHEAD_BYTES);
@@ -116,6 +152,10 @@ export class RecordPhotoService {
       file: { filename, contentType: image.mimeType, content: content.chunks },
       ...(request.signal ? { signal: request.signal } : {}),
     });
+    progress.bytesForwarded = content.byteSize;
+    progress.queuedMs = reply.timings?.queuedMs ?? null;
+    progress.crmMs = reply.timings?.crmMs ?? null;
+    if (reply.kind === 'answered') progress.crmStatus = reply.answer.status;
 
     switch (reply.kind) {
       case 'source-failed':

@@ -1,19 +1,7 @@
-import { CRM_ERROR_CODES, type CrmFailure, type CrmFailureKind } from '../photos/failures.ts';
+import { CRM_ERROR_CODES, FAILURE_TYPE_NAMES, type CrmFailure, type CrmFailureKind } from '../photos/failures.ts';
 import type { Builder } from './builder.ts';
 
 type Failure<K extends CrmFailureKind> = Extract<CrmFailure, { kind: K }>;
-
-/** The GraphQL type that stands for each kind of failure. */
-export const FAILURE_TYPE_NAMES: Record<CrmFailureKind, string> = {
-  'invalid-module': 'InvalidModuleError',
-  'invalid-record': 'InvalidRecordError',
-  'record-locked': 'RecordLockedError',
-  'photo-rejected': 'PhotoRejectedError',
-  authentication: 'AuthenticationError',
-  'permission-denied': 'PermissionDeniedError',
-  'rate-limited': 'RateLimitedError',
-  'crm-service': 'CrmServiceError',
-};
 
 export function addCrmErrors(builder: Builder) {
   const CrmErrorCode = builder.enumType('CrmErrorCode', { values: CRM_ERROR_CODES });

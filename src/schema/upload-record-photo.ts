@@ -2,7 +2,7 @@ import { GraphQLUpload } from 'graphql-upload-minimal';
 import { uploadStreamRequestError } from '../http/request-errors.ts';
 import type { CrmFailure } from '../photos/failures.ts';
 import { UploadStreamError } from '../photos/stream-reader.ts';
-import type { RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
+import { SUCCESS_TYPE_NAME, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
 import { addCrmErrors } from './crm-errors.ts';
@@ -16,7 +16,7 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
   const UploadedPhoto = addUploadedPhoto(builder);
   const failures = addCrmErrors(builder);
 
-  const UploadRecordPhotoSuccess = builder.objectRef<Success>('UploadRecordPhotoSuccess').implement({
+  const UploadRecordPhotoSuccess = builder.objectRef<Success>(SUCCESS_TYPE_NAME).implement({
     isTypeOf: (value) => (value as Success).ok === true,
     fields: (t) => ({
       record: t.field({
