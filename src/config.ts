@@ -34,6 +34,19 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** How long a client may send nothing in the middle of its upload. */
   uploadIdleTimeoutMs: number;
+  /** Operators' view: logs on stdout, Prometheus metrics on their own port. */
+  telemetry: TelemetrySettings;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface TelemetrySettings {
+  logLevel: LogLevel;
+  /** `json`: one JSON object a line; `pretty`: for people at a terminal. */
+  logFormat: 'json' | 'pretty';
+  /** The Prometheus listener's port, on HOST; 0: no metrics listener. */
+  metricsPort: number;
 }
 
 /** A start-up refusal: names the variable and what is wrong with it. */
@@ -153,8 +166,23 @@ function corsOrigins(env: Env): string[] {
   });
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = value(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got '${raw}'`);
+  return raw as T;
+}
+
+function telemetry(env: Env, isTerminal: boolean): TelemetrySettings {
+  return {
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, isTerminal ? 'pretty' : 'json'),
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
+  };
+}
+
 /** Reads and validates every setting at start-up, so a bad value stops the process before it serves. */
-export function loadConfig(env: Env = process.env): GatewayConfig {
+export function loadConfig(env: Env = process.env, options: { isTerminal?: boolean } = {}): GatewayConfig {
   const apiVersion = value(env, 'ZOHO_API_VERSION') ?? 'v7';
   if (!/^v\d+$/.test(apiVersion)) {
     throw new ConfigError('ZOHO_API_VERSION', `must look like v7, got '${apiVersion}'`);
@@ -183,6 +211,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     corsOrigins: corsOrigins(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     uploadIdleTimeoutMs: integer(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, 1, 600_000),
+    telemetry: telemetry(env, options.isTerminal ?? false),
     serviceCredentials: credentials,
     apiKeys: keys,
     crm: {

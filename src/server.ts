@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
 import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
@@ -37,6 +37,8 @@ export interface GatewayDependencies {
   graphiqlHeaders?: Record<string, string>;
   /** Who hears about CRM calls and finished uploads (logs, metrics). */
   observer?: GatewayObserver;
+  /** Yoga plugins for operating the gateway (request ids, logs, metrics, traces): they run first. */
+  plugins?: Plugin[];
 }
 
 export type GatewayObserver = CrmObserver & Partial<UploadObserver>;
@@ -86,6 +88,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       defaultQuery: GRAPHIQL_QUERY,
     },
     plugins: [
+      ...(dependencies.plugins ?? []),
       ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       useCsrfPrevention(),
       useBodyLimits({ multipartBytes: MAX_MULTIPART_BYTES, otherBytes: MAX_JSON_BYTES }),
