@@ -175,7 +175,7 @@ export class PhotoClient implements PhotoUploader {
 
     // One generator from the caller's chunks to undici (each layer of generators costs promises per chunk).
     async function* body(): AsyncGenerator<Uint8Array> {
-      stall.disarm(); // from here until undici asks for more, we wait on the CRM
+      stall.arm(); // from here until undici asks for more, we wait on the CRM
       try {
         yield envelope.head;
       } finally {
