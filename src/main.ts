@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
+import { createLogger, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
 
 function curlExample(url: string, authentication: string): string {
   const query =
@@ -18,16 +19,21 @@ function curlExample(url: string, authentication: string): string {
 }
 
 async function main(): Promise<void> {
+  const isTerminal = process.stdout.isTTY === true;
   let config: GatewayConfig;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { isTerminal });
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`Configuration error: ${error.message}`);
+      createLogger({ logLevel: 'info', logFormat: isTerminal ? 'pretty' : 'json' }).fatal(
+        { variable: error.variable },
+        `Configuration error: ${error.message}`,
+      );
       process.exit(1);
     }
     throw error;
   }
+  const logger = createLogger(config.telemetry);
 
   let emulator: EmbeddedCrm | undefined;
   if (config.crm.apiDomain === undefined) {
@@ -36,15 +42,19 @@ async function main(): Promise<void> {
       emulator = await startEmbeddedCrm(config.crm.modules.filter((m) => m.custom).map((m) => m.apiName));
     } catch (error) {
       if (!(error instanceof EmbeddedCrmMissingError)) throw error;
-      console.error(`Configuration error: ${error.message}`);
+      logger.fatal(`Configuration error: ${error.message}`);
       process.exit(1);
     }
+    logger.warn({ crm: emulator.origin }, 'No CRM configured: serving the embedded CRM emulator (not a real CRM; never in production)');
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
   const gateway = await startGateway(config, {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
     graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
+    observer: uploadLog(logger),
+    plugins: [useRequestErrorLog(logger)],
+    yogaLogger: yogaLogger(logger),
   });
 
   const service = config.serviceCredentials !== null;
@@ -67,17 +77,26 @@ async function main(): Promise<void> {
     : `Authorization: Zoho-oauthtoken ${emulator ? emulator.demoToken : '<access token>'}`;
   lines.push('', 'Upload a photo:', curlExample(gateway.url, authentication));
   if (!service && config.apiKeys.length) lines.push("  (add -H 'x-api-key: <one of GATEWAY_API_KEYS>')");
-  console.log(lines.join('\n'));
+  logger.info(
+    {
+      url: gateway.url,
+      crm: emulator ? 'emulator' : crmOrigin,
+      credentials: service ? 'service' : 'pass-through',
+      modules: config.crm.modules.map((m) => m.apiName),
+      production: config.production,
+    },
+    lines.join('\n'),
+  );
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: no new connections; uploads in flight have ${config.shutdownGraceMs} ms to finish`);
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, `${signal}: no new connections; uploads in flight have ${config.shutdownGraceMs} ms to finish`);
     await gateway.close({ graceMs: config.shutdownGraceMs });
     await emulator?.close();
-    console.log('Stopped.');
-    process.exit(0);
+    logger.info('Stopped.');
+    logger.flush(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaLogger } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
 import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
@@ -18,6 +18,8 @@ import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
 import { MAX_PHOTO_BYTES } from './photos/limits.ts';
 import { useStreamingMultipart, type NodeServerContext } from './http/multipart-request.ts';
+import { useHealthProbes, type Readiness } from './http/health.ts';
+import { requestIdOf, useRequestId } from './http/request-id.ts';
 import { useRequestErrorCodes } from './http/request-errors.ts';
 import { maskUnexpectedError } from './http/unexpected-errors.ts';
 
@@ -37,8 +39,10 @@ export interface GatewayDependencies {
   graphiqlHeaders?: Record<string, string>;
   /** Who hears about CRM calls and finished uploads (logs, metrics). */
   observer?: GatewayObserver;
-  /** Yoga plugins for operating the gateway (request ids, logs, metrics, traces): they run first. */
+  /** Yoga plugins for operating the gateway (logs, metrics, traces): they run first, after probes and request ids. */
   plugins?: Plugin[];
+  /** Where Yoga's own messages go (a bug's stack among them); default: the console. */
+  yogaLogger?: YogaLogger;
 }
 
 export type GatewayObserver = CrmObserver & Partial<UploadObserver>;
@@ -67,6 +71,13 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
   const credentials = credentialsFor(config, accounts, dependencies);
+  let draining = false;
+  const readiness: Readiness = {
+    async check() {
+      if (draining) return { ready: false, reason: 'draining: the gateway is shutting down' };
+      return credentials.readiness?.() ?? { ready: true };
+    },
+  };
   const uploadObserver = dependencies.observer?.uploadEnded ? (dependencies.observer as UploadObserver) : undefined;
   const photos = new RecordPhotoService(client, credentials, {
     uploadIdleTimeoutMs: config.uploadIdleTimeoutMs,
@@ -77,6 +88,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: { maskError: maskUnexpectedError },
+    ...(dependencies.yogaLogger ? { logging: dependencies.yogaLogger } : {}),
     // Replaced by useBodyLimits: Yoga's limit copies each body into a stream our parser never reads.
     maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),
@@ -88,6 +100,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       defaultQuery: GRAPHIQL_QUERY,
     },
     plugins: [
+      useHealthProbes(readiness),
+      useRequestId(),
       ...(dependencies.plugins ?? []),
       ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       useCsrfPrevention(),
@@ -102,10 +116,19 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       // Last: it sees which request parser, if any, the plugins before it chose.
       useRequestErrorCodes(),
     ],
-    context: ({ request }) => ({ callerAuthorization: request.headers.get('authorization'), signal: request.signal, photos }),
+    context: ({ request }) => ({
+      callerAuthorization: request.headers.get('authorization'),
+      signal: request.signal,
+      requestId: requestIdOf(request),
+      photos,
+    }),
   });
   return {
     yoga,
+    /** From now on /health/ready answers 503: the gateway is draining. */
+    drain() {
+      draining = true;
+    },
     /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
     crmLoad: () => client.load,
     async close() {
@@ -142,6 +165,7 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
     url: `http://${host}:${port}/graphql`,
     server,
     async close({ graceMs = 0 } = {}) {
+      handler.drain();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Connections that finish their request while we wait would otherwise idle in keep-alive.

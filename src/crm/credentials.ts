@@ -13,6 +13,8 @@ export interface CredentialProvider {
   authorizationFor(callerAuthorization: string | null): Promise<CrmCredential>;
   /** The CRM answered INVALID_TOKEN for this header: a cached token must not be used again. */
   rejected(authorization: string): void;
+  /** Whether calls can get a credential now (service mode: a token is in hand or can be minted); absent: always. */
+  readiness?(): Promise<{ ready: true } | { ready: false; reason: string }>;
 }
 
 const SCHEME = /^(zoho-oauthtoken|bearer)[ \t]+(\S+)[ \t]*$/i;
@@ -32,4 +34,5 @@ export class PassThroughCredentials implements CredentialProvider {
   rejected(): void {
     // The caller owns its token; nothing is cached here.
   }
+
 }

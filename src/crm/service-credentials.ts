@@ -60,6 +60,12 @@ export class ServiceCredentials implements CredentialProvider {
     }
   }
 
+  /** Ready once a token is in hand; asking mints one if needed, within the refresh back-off, so probes cause no stampede. */
+  async readiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
+    const credential = await this.authorizationFor();
+    return credential.ok ? { ready: true } : { ready: false, reason: `no CRM access token: ${credential.ok === false && credential.reason === 'unavailable' ? credential.detail : 'unavailable'}` };
+  }
+
   rejected(authorization: string): void {
     if (this.#token && authorization === `Zoho-oauthtoken ${this.#token.accessToken}`) this.#token = null;
   }

@@ -9,6 +9,8 @@ export interface GraphContext {
   callerAuthorization: string | null;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** The request's id, echoed in `x-request-id` and on every log line about it. */
+  requestId: string;
   photos: RecordPhotoService;
 }
 

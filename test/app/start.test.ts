@@ -13,7 +13,8 @@ describe('npm start on a fresh clone', () => {
   let app: Started;
   let url: string;
   beforeAll(async () => {
-    app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1' } });
+    // What a person at a terminal sees (a terminal gets the pretty format by default).
+    app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'pretty', METRICS_PORT: '0' } });
     url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
     await app.waitFor(/-F 0=@path\/to\/photo\.png/);
   });
@@ -23,7 +24,8 @@ describe('npm start on a fresh clone', () => {
 
   it('prints the URL, the demo token and a curl upload that works as printed', async () => {
     expect(app.output()).toContain('Demo token: emulator-token');
-    const curl = app.output().slice(app.output().indexOf('curl '));
+    const output = app.output();
+    const curl = output.slice(output.indexOf('curl '), output.indexOf('photo.png', output.indexOf('curl ')) + 'photo.png'.length);
     const dir = await mkdtemp(join(tmpdir(), 'photo-'));
     await writeFile(join(dir, 'photo.png'), png(120, 80));
     const { stdout } = await run('bash', ['-c', curl.replace('path/to/photo.png', join(dir, 'photo.png'))]);
@@ -50,6 +52,31 @@ describe('npm start on a fresh clone', () => {
 
   it('stops on SIGTERM with exit code 0', async () => {
     expect(await app.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('service mode on the emulator', () => {
+  it('says which CRM it serves and offers no demo token (it would not work there)', async () => {
+    const app = start(NODE, ['src/main.ts'], {
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        METRICS_PORT: '0',
+        ZOHO_CLIENT_ID: 'emulator-client',
+        ZOHO_CLIENT_SECRET: 'emulator-secret',
+        ZOHO_REFRESH_TOKEN: 'emulator-refresh-token',
+        GATEWAY_API_KEYS: 'try-it-locally-0123456789',
+      },
+    });
+    try {
+      await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/);
+      expect(app.output()).toMatch(/"level":"warn".*serving the embedded CRM emulator/);
+      expect(app.output()).toContain('Credentials: service mode');
+      expect(app.output()).not.toContain('Demo token');
+      expect(app.output()).not.toContain('emulator-token');
+    } finally {
+      await app.stop();
+    }
   });
 });
 

@@ -1,0 +1,26 @@
+import type { Plugin } from 'graphql-yoga';
+
+export interface Readiness {
+  /** true while the gateway accepts work; `reason` says why not. */
+  check(): Promise<{ ready: true } | { ready: false; reason: string }>;
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+
+/**
+ * Probes for an orchestrator, answered before any other check (no API key, no CSRF header needed):
+ * `/health/live` — the process serves; `/health/ready` — it accepts work (503 while draining, or while
+ * service mode has no CRM token). Yoga's own `/health` stays as it was.
+ */
+export function useHealthProbes(readiness: Readiness): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (request.method !== 'GET' && request.method !== 'HEAD') return;
+      if (url.pathname === '/health/live') return endResponse(json(200, { status: 'live' }));
+      if (url.pathname !== '/health/ready') return;
+      const state = await readiness.check();
+      endResponse(state.ready ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason: state.reason }));
+    },
+  };
+}

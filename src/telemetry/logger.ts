@@ -1,0 +1,107 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import type { Plugin, YogaLogger } from 'graphql-yoga';
+import type { TelemetrySettings } from '../config.ts';
+import { requestIdOf } from '../http/request-id.ts';
+import { uploadStreamRequestError } from '../http/request-errors.ts';
+import { UploadStreamError } from '../photos/stream-reader.ts';
+import type { UploadObserver, UploadReport } from '../photos/upload-report.ts';
+
+export type { Logger } from 'pino';
+
+/** Keys that may hold a credential, wherever they sit in a logged object: their values never reach a line. */
+const SECRET_KEYS = ['authorization', 'x-api-key', 'apiKey', 'token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token', 'clientSecret', 'client_secret', 'password', 'cookie'];
+const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
+  const segment = /^\w+$/.test(key) ? `.${key}` : `["${key}"]`;
+  return [segment.replace(/^\./, ''), `*${segment}`, `*.*${segment}`];
+});
+
+/** JSON lines on stdout (or `destination`), human-readable when `pretty`; every line redacted. */
+export function createLogger(settings: Pick<TelemetrySettings, 'logLevel' | 'logFormat'>, destination?: DestinationStream): Logger {
+  const options = {
+    level: settings.logLevel,
+    base: { service: 'crm-record-photos' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  if (settings.logFormat === 'pretty') {
+    return pino(options, pinoPretty({ destination: destination ?? 1, sync: true, colorize: !destination && process.stdout.isTTY === true }));
+  }
+  // Synchronous: lines stay in order and none is lost when the process exits; one line per upload costs little.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/** Yoga's own messages (its error log of a bug, with the stack) through the same logger. */
+export function yogaLogger(logger: Logger): YogaLogger {
+  const forward = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const [first, ...rest] = args;
+    if (first instanceof Error) logger[level]({ err: first }, first.message);
+    else logger[level](rest.length ? { details: rest } : {}, String(first));
+  };
+  return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
+}
+
+/**
+ * One line per upload when it ends. A CRM that failed (5xx, timeout, unreachable) is a `warn`; a bug is an
+ * `error` with its stack; everything else the caller is told about — refusals and request errors — is `info`.
+ */
+export function uploadLog(logger: Logger): UploadObserver {
+  return {
+    uploadEnded(report: UploadReport) {
+      const { error, ...rest } = report;
+      const line = {
+        requestId: rest.requestId,
+        module: rest.moduleApiName,
+        recordId: rest.recordId,
+        outcome: rest.outcome,
+        code: rest.code,
+        crmStatus: rest.crmStatus,
+        bytesForwarded: rest.bytesForwarded,
+        queuedMs: round(rest.queuedMs),
+        crmMs: round(rest.crmMs),
+        totalMs: round(rest.totalMs),
+      };
+      if (error instanceof UploadStreamError) {
+        const refusal = uploadStreamRequestError(error);
+        logger.info({ ...line, outcome: 'RequestError', code: refusal.extensions.code, httpStatus: refusal.extensions.http?.status }, 'upload ended: request error');
+      } else if (error !== undefined) {
+        logger.error({ ...line, outcome: 'InternalError', err: error }, 'upload ended: gateway bug');
+      } else if (rest.outcome === 'CrmServiceError') {
+        logger.warn(line, 'upload ended: the CRM failed');
+      } else {
+        logger.info(line, 'upload ended');
+      }
+    },
+  };
+}
+
+function round(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 10) / 10;
+}
+
+/** Request errors (4xx) that end a request before or outside an upload: one `info` line each, with the request id. */
+export function useRequestErrorLog(logger: Logger): Plugin {
+  return {
+    onResultProcess({ request, result }) {
+      const results = Array.isArray(result) ? result : [result];
+      for (const one of results) {
+        const errors = (one as { errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }).errors ?? [];
+        const refusal = errors.find((error) => {
+          const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+          return typeof status === 'number' && status >= 400 && status < 500;
+        });
+        if (!refusal) continue;
+        logger.info(
+          {
+            requestId: requestIdOf(request),
+            code: refusal.extensions?.code,
+            httpStatus: (refusal.extensions?.http as { status?: number }).status,
+            method: request.method,
+          },
+          `request refused: ${refusal.message.slice(0, 200)}`,
+        );
+      }
+    },
+  };
+}
