@@ -13,7 +13,8 @@ RUN npm run build
 FROM node:24-bookworm-slim AS runtime
 # A small young generation: the upload path allocates short-lived buffers, and scavenging 2 MB semi-spaces
 # costs less CPU and resident memory per forwarded GB than the default (see bench/FINDINGS.md).
-ENV NODE_ENV=production PORT=4000 NODE_OPTIONS=--max-semi-space-size=2
+# GraphiQL (and with it introspection) is off in the image; set GRAPHIQL=true to explore a deployment.
+ENV NODE_ENV=production PORT=4000 GRAPHIQL=false NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

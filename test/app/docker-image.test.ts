@@ -18,9 +18,10 @@ let app: Started;
 let url: string;
 let crm: CrmEmulator;
 let imageCmd: { args: string[]; env: Record<string, string> };
+let dockerfile: string;
 
 beforeAll(async () => {
-  const dockerfile = await readFile(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+  dockerfile = await readFile(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/^FROM node:24[\w.-]* AS build$/m);
   expect(dockerfile).toMatch(/^FROM node:24[\w.-]* AS runtime$/m);
   expect(dockerfile).toContain('RUN npm ci --omit=dev');
@@ -40,7 +41,7 @@ beforeAll(async () => {
   expect(cmd[0]).toBe('node');
   const nodeOptions = /NODE_OPTIONS=(\S+)/.exec(dockerfile)?.[1];
   expect(nodeOptions).toBe('--max-semi-space-size=2');
-  imageCmd = { args: cmd.slice(1), env: { NODE_ENV: 'production', NODE_OPTIONS: nodeOptions!, PORT: '0', HOST: '127.0.0.1' } };
+  imageCmd = { args: cmd.slice(1), env: { NODE_ENV: 'production', GRAPHIQL: 'false', NODE_OPTIONS: nodeOptions!, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0' } };
   // Production needs a real CRM: here the emulator, run from the source tree by the test, stands in for it.
   crm = await startCrmEmulator();
   app = start(NODE, imageCmd.args, { cwd: dir, env: { ...imageCmd.env, ZOHO_API_DOMAIN: crm.origin } });
@@ -79,6 +80,15 @@ it('answers an upload from the compiled app', async () => {
 it('passes its HEALTHCHECK command', async () => {
   const port = new URL(url).port;
   await expect(run(NODE, ['dist/healthcheck.js'], { cwd: dir, env: { PORT: port } })).resolves.toBeDefined();
+});
+
+it('passes its HEALTHCHECK command whatever HOST the gateway listens on', async () => {
+  const port = new URL(url).port;
+  // The image's gateway listens on 127.0.0.1 here; HOST=0.0.0.0 and HOST=127.0.0.1 must both find it.
+  for (const host of ['0.0.0.0', '127.0.0.1', '']) {
+    await expect(run(NODE, ['dist/healthcheck.js'], { cwd: dir, env: { PORT: port, HOST: host } })).resolves.toBeDefined();
+  }
+  expect(dockerfile).toMatch(/^ENV .*GRAPHIQL=false/m);
 });
 
 it('fails its HEALTHCHECK command when nothing answers', async () => {
