@@ -26,6 +26,8 @@ import { maskUnexpectedError } from './http/unexpected-errors.ts';
 export interface Gateway {
   readonly url: string;
   readonly server: Server;
+  /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
+  crmLoad(): { inFlight: number; queued: number };
   /** Stops accepting connections, lets requests in flight finish for up to `graceMs`, then cuts the rest. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -164,6 +166,7 @@ export async function startGateway(config: GatewayConfig, dependencies: GatewayD
   return {
     url: `http://${host}:${port}/graphql`,
     server,
+    crmLoad: handler.crmLoad,
     async close({ graceMs = 0 } = {}) {
       handler.drain();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
