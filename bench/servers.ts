@@ -46,10 +46,12 @@ export async function startGateway(options: GatewayOptions): Promise<Server> {
     module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
     cwd: gatewayRoot,
     execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
-    // NODE_ENV and NODE_OPTIONS as the container image sets them (Dockerfile); BENCH_GATEWAY_ENV may override them.
+    // NODE_ENV and NODE_OPTIONS as the container image sets them (Dockerfile); BENCH_GATEWAY_ENV may override them,
+    // and may turn the metrics listener on (METRICS_PORT=<a free port>): it is off here, as 9464 may be taken.
     env: {
       NODE_ENV: 'production',
       NODE_OPTIONS: '--max-semi-space-size=2',
+      METRICS_PORT: '0',
       ...options.env,
       PORT: '0',
       HOST: '127.0.0.1',

@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 async function startApp(graceMs: number): Promise<string> {
-  app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: String(graceMs) } });
+  app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', SHUTDOWN_GRACE_MS: String(graceMs) } });
   return (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
 }
 

@@ -45,6 +45,8 @@ export async function startProcessStack(
       env: {
         PORT: '0',
         HOST: '127.0.0.1',
+        // No metrics listener: parallel test processes would all ask for 9464.
+        METRICS_PORT: '0',
         ZOHO_API_DOMAIN: origin,
         SHUTDOWN_GRACE_MS: '0',
         ...(options.gcProbe ? { NODE_OPTIONS: `--expose-gc --import ${GC_PROBE}` } : {}),
