@@ -225,9 +225,11 @@ export async function startMetricsServer(registry: Registry, listen: { port: num
   // Scrapes are short: a connection left idle is dropped rather than held.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (error: NodeJS.ErrnoException) =>
+      reject(new Error(`The metrics listener cannot listen on ${listen.host}:${listen.port} (METRICS_PORT): ${error.code ?? error.message}`, { cause: error }));
+    server.once('error', refused);
     server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       resolve();
     });
   });

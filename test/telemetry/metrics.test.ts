@@ -4,7 +4,7 @@ import { png } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts, type RawPart } from '../support/raw-multipart.ts';
 import { sample, startMetricsStack, type MetricsStack } from '../support/metrics-stack.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';
-import { createMetrics, outcomeLabels } from '../../src/telemetry/metrics.ts';
+import { createMetrics, outcomeLabels, startMetricsServer } from '../../src/telemetry/metrics.ts';
 import { UploadStreamError } from '../../src/photos/stream-reader.ts';
 import type { UploadReport } from '../../src/photos/upload-report.ts';
 
@@ -274,5 +274,20 @@ describe('labels', () => {
     a.observer.tokenRefreshEnded!('success');
     expect(sample(await a.registry.metrics(), 'crm_token_refreshes_total', { result: 'success' })).toBe(1);
     expect(sample(await b.registry.metrics(), 'crm_token_refreshes_total', { result: 'success' })).toBe(0);
+  });
+});
+
+describe('the metrics listener', () => {
+  it('refuses to start on a port already taken, naming METRICS_PORT', async () => {
+    const metrics = createMetrics({ modules: ['Leads'], serviceMode: false, defaultMetrics: false });
+    const first = await startMetricsServer(metrics.registry, { port: 0, host: '127.0.0.1' });
+    try {
+      const port = Number(new URL(first.url).port);
+      await expect(startMetricsServer(metrics.registry, { port, host: '127.0.0.1' })).rejects.toThrow(
+        `The metrics listener cannot listen on 127.0.0.1:${port} (METRICS_PORT): EADDRINUSE`,
+      );
+    } finally {
+      await first.close();
+    }
   });
 });
