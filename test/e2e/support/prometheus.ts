@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../support/ports.ts';
 
 /** Debian's Prometheus (apt-get install prometheus); its own service is never used, only this binary. */
 export const PROMETHEUS_PATH = '/usr/bin/prometheus';
@@ -22,16 +22,6 @@ export interface Prometheus {
   output(): string;
   /** Stops the server and removes its configuration and storage. */
   stop(): Promise<void>;
-}
-
-/** A port nobody is listening on right now, on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
