@@ -256,7 +256,8 @@ describe('a CRM that answers before reading the body', () => {
   it('and drops the connection at once: a typed CrmServiceError or the mapped member, never a GraphQL error', async () => {
     await stack.crm.addFault({ kind: 'early-reject', status: 500, code: 'INTERNAL_ERROR', message: 'Internal Server Error', close: true });
     const result = await upload({ file: big });
-    expect(['CrmServiceError']).toContain(result.__typename);
+    expect(result.__typename).toBe('CrmServiceError');
+    // Whether the gateway reads the 500 before its next write fails on the closed socket is a socket race.
     expect(['INTERNAL_ERROR', 'CRM_UNREACHABLE']).toContain(result.code);
     // and the gateway goes on serving
     expect(await upload()).toMatchObject({ __typename: 'UploadRecordPhotoSuccess' });

@@ -40,7 +40,8 @@ function checkContract(schema: GraphQLSchema) {
     switch (definition.kind) {
       case Kind.OBJECT_TYPE_DEFINITION:
       case Kind.INTERFACE_TYPE_DEFINITION: {
-        expect(isObjectType(type) || isInterfaceType(type), `${name} kind`).toBe(true);
+        const kind = definition.kind === Kind.OBJECT_TYPE_DEFINITION ? isObjectType(type) : isInterfaceType(type);
+        expect(kind, `${name} is ${definition.kind === Kind.OBJECT_TYPE_DEFINITION ? 'an object' : 'an interface'} type`).toBe(true);
         const actual = fieldsOf(type);
         for (const field of definition.fields ?? []) {
           const fieldName = `${name}.${field.name.value}`;
