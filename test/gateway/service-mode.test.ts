@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../emulator/accounts.ts';
 import { png } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
@@ -12,10 +12,17 @@ const SERVICE_ENV = {
   GATEWAY_API_KEYS: API_KEY,
 };
 
+// The gateway and the emulator run in this process, so both read this clock: it stands still unless a test moves
+// it, and a token's life or a back-off window passes in one step rather than in real seconds.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+});
+
 let stack: Stack | undefined;
 afterEach(async () => {
   await stack?.close();
   stack = undefined;
+  vi.useRealTimers();
 });
 
 async function serviceStack(env: Record<string, string> = {}) {
@@ -66,7 +73,7 @@ describe('service mode', () => {
     const target = await serviceStack({ CRM_MAX_QUEUE: '200' });
     await target.crm.accounts({ accessTokenTtlSeconds: 2 });
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    vi.setSystemTime(Date.now() + 2_100);
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => upload(target, undefined, String(1_000_000_000_001 + (i % 10)))));
     expect(results.map(typename).every((t) => t === 'UploadRecordPhotoSuccess')).toBe(true);
     expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'issued']);
@@ -84,6 +91,10 @@ describe('service mode', () => {
     expect(typename(await upload(target))).toBe('AuthenticationError');
     // the second upload came inside the back-off window: no second call to the accounts server
     expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['invalid_code']);
+    // once the first back-off (1 s) has passed, the next upload tries again
+    vi.setSystemTime(Date.now() + 1_000);
+    expect(typename(await upload(target))).toBe('AuthenticationError');
+    expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['invalid_code', 'invalid_code']);
     expect(await target.crm.requests()).toEqual([]);
     expect(JSON.stringify(first.json)).not.toContain(EMULATOR_REFRESH_TOKEN);
     expect(JSON.stringify(first.json)).not.toContain(EMULATOR_CLIENT_SECRET);
@@ -116,7 +127,7 @@ describe('service mode token renewal', () => {
     await target.crm.accounts({ accessTokenTtlSeconds: 3 });
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
     // past nine tenths of its life, not yet expired
-    await new Promise((resolve) => setTimeout(resolve, 2_800));
+    vi.setSystemTime(Date.now() + 2_800);
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
     const tokens = new Set((await target.crm.requests()).map((r) => r.authorization));
     expect(tokens.size).toBe(2);
@@ -128,7 +139,7 @@ describe('service mode token renewal', () => {
     await target.crm.accounts({ accessTokenTtlSeconds: 3 });
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
     await target.crm.revokeRefreshToken(EMULATOR_REFRESH_TOKEN);
-    await new Promise((resolve) => setTimeout(resolve, 2_800));
+    vi.setSystemTime(Date.now() + 2_800);
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
     expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'invalid_code']);
   });
