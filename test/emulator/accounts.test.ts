@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN, TOKEN_PATH } from '../../emulator/accounts.ts';
 import { startCrmEmulator, type CrmEmulator } from '../../emulator/server.ts';
 import { agent, control, toAnswer, upload, waitFor, type Answer } from './helpers.ts';
@@ -12,6 +11,17 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 beforeEach(() => emulator.state.reset());
+
+/**
+ * The emulator runs in this process and reads its time from Date: for the rest of the test, Date stands still
+ * unless the test moves it (vi.setSystemTime), so token lives and minting windows pass without real waiting.
+ */
+function useStillClock(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  onTestFinished(() => {
+    vi.useRealTimers();
+  });
+}
 
 const SEEDED = {
   grant_type: 'refresh_token',
@@ -215,14 +225,19 @@ describe('refusals, as the accounts server answers them', () => {
 
 describe('expiry', () => {
   it('expires a minted token after expires_in seconds: the CRM then answers 401 INVALID_TOKEN', async () => {
+    useStillClock();
     expect((await control(emulator.origin, 'POST', 'accounts', { accessTokenTtlSeconds: 1 })).status).toBe(200);
+    const mintedAt = Date.now();
     const answer = await tokenCall(SEEDED);
     expect(answer.json).toMatchObject({ expires_in: 1 });
     const token = (answer.json as { access_token: string }).access_token;
     expect((await upload(emulator.origin, { authorization: auth(token) })).status).toBe(200);
 
     const expiresAt = emulator.state.tokenExpiresAt(token)!;
-    await sleep(Math.max(0, expiresAt - Date.now()) + 20);
+    expect(expiresAt).toBe(mintedAt + 1_000);
+    vi.setSystemTime(expiresAt - 1);
+    expect((await upload(emulator.origin, { authorization: auth(token) })).status).toBe(200);
+    vi.setSystemTime(expiresAt);
     const expired = await upload(emulator.origin, { authorization: auth(token) });
     expect(expired.status).toBe(401);
     expect(expired.json).toEqual({ code: 'INVALID_TOKEN', details: {}, message: 'invalid oauth token', status: 'error' });
@@ -300,23 +315,27 @@ describe('the minting limit per refresh token', () => {
     expect((await tokenCall(SEEDED)).json).toEqual(ACCESS_DENIED);
   });
 
-  it('slides: a token minted more than windowSeconds ago no longer counts', async () => {
+  it('slides: a token minted windowSeconds ago or earlier no longer counts', async () => {
+    useStillClock();
     const settings = await control(emulator.origin, 'POST', 'accounts', { maxTokensPerWindow: 2, windowSeconds: 1 });
     expect(settings.json).toEqual({ ok: true, settings: { accessTokenTtlSeconds: 3600, maxTokensPerWindow: 2, windowSeconds: 1 } });
+    const start = Date.now();
     await mint();
-    await sleep(500);
+    vi.setSystemTime(start + 500);
     await mint();
     expect((await tokenCall(SEEDED)).status).toBe(400);
-    // The first mint leaves the window about 1 s after it happened; the second one still counts.
-    const first = emulator.state.tokenRequests[0]!.at;
-    await sleep(Math.max(0, first + 1000 - Date.now()) + 30);
+    // The first mint leaves the window 1 s after it happened, not a millisecond sooner; the second one still counts.
+    vi.setSystemTime(start + 999);
+    expect((await tokenCall(SEEDED)).status).toBe(400);
+    vi.setSystemTime(start + 1_000);
     await mint();
     expect((await tokenCall(SEEDED)).status).toBe(400);
     // Refused calls did not count: once the window has passed both mints, two more are allowed.
-    await sleep(1050);
+    vi.setSystemTime(start + 2_000);
     await mint();
     await mint();
-    expect(outcomes()).toEqual(['issued', 'issued', 'rate_limited', 'issued', 'rate_limited', 'issued', 'issued']);
+    expect(outcomes()).toEqual(['issued', 'issued', 'rate_limited', 'rate_limited', 'issued', 'rate_limited', 'issued', 'issued']);
+    expect(emulator.state.tokenRequests.map((entry) => entry.at - start)).toEqual([0, 500, 500, 999, 1_000, 1_000, 2_000, 2_000]);
   });
 
   it('keeps tokens minted before the limit was reached working', async () => {
