@@ -14,6 +14,8 @@ export interface PhotoClientOptions {
   maxConcurrency: number;
   maxQueue: number;
   queueTimeoutMs: number;
+  /** The gateway's one limit on concurrent CRM calls, shared with record reads; absent: one of its own from the three above. */
+  limit?: ConcurrencyLimit;
   observer?: CrmObserver;
 }
 
@@ -110,7 +112,7 @@ export class PhotoClient implements PhotoUploader {
 
   constructor(options: PhotoClientOptions) {
     this.#options = options;
-    this.#limit = new ConcurrencyLimit({ max: options.maxConcurrency, maxQueue: options.maxQueue, timeoutMs: options.queueTimeoutMs });
+    this.#limit = options.limit ?? new ConcurrencyLimit({ max: options.maxConcurrency, maxQueue: options.maxQueue, timeoutMs: options.queueTimeoutMs });
     this.#agent = new Agent({
       connect: { timeout: options.connectTimeoutMs },
       // Our own StallTimer measures waits on the CRM; undici's header timer would also count the client's upload time.
