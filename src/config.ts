@@ -36,6 +36,22 @@ export interface GatewayConfig {
   uploadIdleTimeoutMs: number;
   /** Operators' view: logs on stdout, Prometheus metrics on their own port. */
   telemetry: TelemetrySettings;
+  /** GraphiQL at /graphql (GRAPHIQL, default true). */
+  graphiql: boolean;
+  /** Introspection and "Did you mean …" suggestions: always outside production, in production as GraphiQL. */
+  introspection: boolean;
+  /** What every operation must keep to before it runs. */
+  operationLimits: OperationLimits;
+}
+
+export interface OperationLimits {
+  maxAliases: number;
+  maxDepth: number;
+  /** Lexical tokens in the document, counted as it is parsed. */
+  maxTokens: number;
+  maxDirectives: number;
+  /** graphql-armor's static cost: each object 2 and each scalar 1, times 1.5 for every level down. */
+  maxCost: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -90,9 +106,10 @@ function origin(env: Env, name: string, example: string): string | undefined {
   return url.origin;
 }
 
-function flag(env: Env, name: string): boolean {
+function flag(env: Env, name: string, fallback = false): boolean {
   const raw = value(env, name)?.toLowerCase();
-  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === undefined) return fallback;
+  if (raw === 'false' || raw === '0') return false;
   if (raw === 'true' || raw === '1') return true;
   throw new ConfigError(name, `must be true or false, got '${raw}'`);
 }
@@ -204,6 +221,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
   if (credentials && origins.apiDomain !== undefined && origins.accountsUrl === undefined) {
     throw new ConfigError('ZOHO_ACCOUNTS_URL', 'must be set (or ZOHO_DC) in service mode, to know where to refresh tokens');
   }
+  const graphiql = flag(env, 'GRAPHIQL', true);
   return {
     production,
     port: integer(env, 'PORT', 4000, 0, 65535),
@@ -212,6 +230,15 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     uploadIdleTimeoutMs: integer(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, 1, 600_000),
     telemetry: telemetry(env, options.isTerminal ?? false),
+    graphiql,
+    introspection: !production || graphiql,
+    operationLimits: {
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1_000),
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 1_000),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1_000, 1, 100_000),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 1_000),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 1_000, 1, 1_000_000),
+    },
     serviceCredentials: credentials,
     apiKeys: keys,
     crm: {

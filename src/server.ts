@@ -21,6 +21,7 @@ import { useStreamingMultipart, type NodeServerContext } from './http/multipart-
 import { useHealthProbes, type Readiness } from './http/health.ts';
 import { requestIdOf, useRequestId } from './http/request-id.ts';
 import { useRequestErrorCodes } from './http/request-errors.ts';
+import { useOperationLimits } from './graphql/operation-limits.ts';
 import { maskUnexpectedError } from './http/unexpected-errors.ts';
 
 export interface Gateway {
@@ -96,11 +97,13 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     cors: corsFor(config.corsOrigins),
     // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
     renderGraphiQL,
-    graphiql: {
-      title: 'CRM record photos',
-      headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
-      defaultQuery: GRAPHIQL_QUERY,
-    },
+    graphiql: config.graphiql
+      ? {
+          title: 'CRM record photos',
+          headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
+          defaultQuery: GRAPHIQL_QUERY,
+        }
+      : false,
     plugins: [
       useHealthProbes(readiness),
       useRequestId(),
@@ -115,6 +118,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
         maxFieldBytes: 100_000,
         maxBodyBytes: MAX_MULTIPART_BYTES,
       }),
+      // Tokens, aliases, depth, directives, cost, fields asked once, introspection: refused before anything runs.
+      ...useOperationLimits(config.operationLimits, { introspection: config.introspection }),
       // Last: it sees which request parser, if any, the plugins before it chose.
       useRequestErrorCodes(),
     ],

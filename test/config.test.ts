@@ -144,3 +144,50 @@ describe('credentials', () => {
     expect(message).not.toContain('tiny-k3y');
   });
 });
+
+describe('GraphiQL, introspection and operation limits', () => {
+  const production = { NODE_ENV: 'production', ZOHO_DC: 'eu' };
+
+  it('serve GraphiQL and introspection by default, with limits that let every known operation through', () => {
+    const config = loadConfig({});
+    expect(config.graphiql).toBe(true);
+    expect(config.introspection).toBe(true);
+    expect(config.operationLimits).toEqual({ maxAliases: 15, maxDepth: 10, maxTokens: 1_000, maxDirectives: 50, maxCost: 1_000 });
+  });
+
+  it.each([
+    [{}, true, true],
+    [{ GRAPHIQL: 'false' }, false, true],
+    [production, true, true],
+    [{ ...production, GRAPHIQL: 'true' }, true, true],
+    [{ ...production, GRAPHIQL: 'false' }, false, false],
+    [{ ...production, GRAPHIQL: '0' }, false, false],
+  ])('%j: GraphiQL %s, introspection %s (off only in production without GraphiQL)', (env, graphiql, introspection) => {
+    const config = loadConfig(env);
+    expect(config.graphiql).toBe(graphiql);
+    expect(config.introspection).toBe(introspection);
+  });
+
+  it('take each limit from its variable', () => {
+    expect(
+      loadConfig({
+        GRAPHQL_MAX_ALIASES: '0',
+        GRAPHQL_MAX_DEPTH: '4',
+        GRAPHQL_MAX_TOKENS: '500',
+        GRAPHQL_MAX_DIRECTIVES: '2',
+        GRAPHQL_MAX_COST: '200',
+      }).operationLimits,
+    ).toEqual({ maxAliases: 0, maxDepth: 4, maxTokens: 500, maxDirectives: 2, maxCost: 200 });
+  });
+
+  it.each([
+    [{ GRAPHIQL: 'yes' }, /GRAPHIQL must be true or false, got 'yes'/],
+    [{ GRAPHQL_MAX_ALIASES: '-1' }, /GRAPHQL_MAX_ALIASES must be a whole number from 0 to 1000/],
+    [{ GRAPHQL_MAX_DEPTH: '0' }, /GRAPHQL_MAX_DEPTH must be a whole number from 1 to 1000/],
+    [{ GRAPHQL_MAX_TOKENS: 'many' }, /GRAPHQL_MAX_TOKENS must be a whole number from 1 to 100000/],
+    [{ GRAPHQL_MAX_DIRECTIVES: '1.5' }, /GRAPHQL_MAX_DIRECTIVES must be a whole number/],
+    [{ GRAPHQL_MAX_COST: '0' }, /GRAPHQL_MAX_COST must be a whole number from 1 to 1000000/],
+  ])('refuse %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
