@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
 import { createLogger, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
+import { startTracing, tracingSettings, type TracingSettings } from './telemetry/tracing.ts';
 
 function curlExample(url: string, authentication: string): string {
   const query =
@@ -21,8 +22,10 @@ function curlExample(url: string, authentication: string): string {
 async function main(): Promise<void> {
   const isTerminal = process.stdout.isTTY === true;
   let config: GatewayConfig;
+  let traces: TracingSettings | null;
   try {
     config = loadConfig(process.env, { isTerminal });
+    traces = tracingSettings(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       createLogger({ logLevel: 'info', logFormat: isTerminal ? 'pretty' : 'json' }).fatal(
@@ -34,6 +37,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.telemetry);
+  // OpenTelemetry is loaded only when an OTLP endpoint is set.
+  const tracing = await startTracing(traces, logger);
 
   let emulator: EmbeddedCrm | undefined;
   if (config.crm.apiDomain === undefined) {
@@ -53,7 +58,7 @@ async function main(): Promise<void> {
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
     graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
     observer: uploadLog(logger),
-    plugins: [useRequestErrorLog(logger)],
+    plugins: [...(tracing ? [tracing.plugin] : []), useRequestErrorLog(logger)],
     yogaLogger: yogaLogger(logger),
   });
 
@@ -95,6 +100,7 @@ async function main(): Promise<void> {
     logger.info({ signal, graceMs: config.shutdownGraceMs }, `${signal}: no new connections; uploads in flight have ${config.shutdownGraceMs} ms to finish`);
     await gateway.close({ graceMs: config.shutdownGraceMs });
     await emulator?.close();
+    await tracing?.shutdown();
     logger.info('Stopped.');
     logger.flush(() => process.exit(0));
   };
