@@ -1,6 +1,7 @@
 import type { CrmModule } from '../crm/modules.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
+import { badRepresentation } from './entities.ts';
 
 export interface CrmRecordShape {
   moduleApiName: string;
@@ -20,8 +21,12 @@ export function addCrmRecord(builder: Builder, moduleEnum: CrmModuleEnum, module
     key: builder.selection<{ module: string; id: string }>('module id'),
     // Representations carry the enum's name (LEADS), not its internal value (Leads).
     resolveReference: ({ module, id }) => {
+      // `_Any` lets anything through; the key fields are what CrmRecord serves (an enum name and an ID), as strings.
+      if (typeof module !== 'string' || typeof id !== 'string') {
+        throw badRepresentation('A CrmRecord representation needs its key fields module and id, each a string.');
+      }
       const found = modules.find((candidate) => candidate.key === module);
-      return found ? { moduleApiName: found.apiName, id: String(id) } : null;
+      return found ? { moduleApiName: found.apiName, id } : null;
     },
   });
   return CrmRecord;

@@ -4,6 +4,7 @@ import type { CrmModule } from '../crm/modules.ts';
 import { createBuilder } from './builder.ts';
 import { addCrmModuleEnum } from './crm-module.ts';
 import { addCrmRecord } from './crm-record.ts';
+import { guardEntityRepresentations } from './entities.ts';
 import { addUploadRecordPhoto } from './upload-record-photo.ts';
 
 /** The subgraph's executable schema for a set of CRM modules. */
@@ -13,7 +14,7 @@ export function buildSchema(modules: readonly CrmModule[]): GraphQLSchema {
   const crmRecord = addCrmRecord(builder, moduleEnum, modules);
   addUploadRecordPhoto(builder, moduleEnum, crmRecord);
   builder.queryType({});
-  return builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' });
+  return guardEntityRepresentations(builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' }));
 }
 
 /** The schema as SDL, with its federation directives: what `schema/schema.graphql` holds. */
