@@ -42,12 +42,29 @@ export function hostileMapPath(mapField: string, operationsField: string | undef
   return null;
 }
 
+/** The first file the map sends to more than one place, with how many, or null. */
+export function fileMappedTwice(mapField: string): { file: string; places: number } | null {
+  let map: unknown;
+  try {
+    map = JSON.parse(mapField);
+  } catch {
+    return null; // the parser answers malformed JSON itself
+  }
+  if (typeof map !== 'object' || map === null) return null;
+  for (const [file, paths] of Object.entries(map)) {
+    if (Array.isArray(paths) && paths.length > 1) return { file, places: paths.length };
+  }
+  return null;
+}
+
 /**
  * Guards graphql-upload-minimal's multipart parser, which is piped from `req` inside processRequest:
  * - it can emit a second 'error' after its own handler is gone (a malformed part header): swallowed,
  *   since the first one already failed the request;
  * - its map handling assigns through inherited properties (`variables.hasOwnProperty.call` would
- *   poison Object.prototype for the whole process): such a map becomes a parser error instead.
+ *   poison Object.prototype for the whole process): such a map becomes a parser error instead;
+ * - one file sent to two places (two variables, two uploads) would be streamed to the CRM once and fail the second
+ *   time, after the first upload replaced the record's photo: such a map is refused before anything is read.
  * Call it just before processRequest; it applies to the next pipe from `req` only.
  */
 export function guardMultipartParser(req: IncomingMessage): void {
@@ -64,6 +81,13 @@ export function guardMultipartParser(req: IncomingMessage): void {
         const path = hostileMapPath(args[1], operationsField);
         if (path !== null) {
           return emit('error', new Error(`The 'map' path '${path.slice(0, 100)}' leads outside the operations.`));
+        }
+        const shared = fileMappedTwice(args[1]);
+        if (shared !== null) {
+          return emit(
+            'error',
+            new Error(`The 'map' sends file '${shared.file.slice(0, 100)}' to ${shared.places} places; a file may go to one place only.`),
+          );
         }
       }
       return emit(event, ...args);
