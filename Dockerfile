@@ -21,6 +21,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 4000
+# Prometheus metrics (METRICS_PORT): a listener of its own, for the scraper only.
+EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "dist/healthcheck.js"]
 CMD ["node", "dist/main.js"]

@@ -2,6 +2,8 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
 import { createLogger, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
+import { createMetrics, startMetricsServer } from './telemetry/metrics.ts';
+import { combineObservers } from './telemetry/observers.ts';
 import { startTracing, tracingSettings, type TracingSettings } from './telemetry/tracing.ts';
 
 function curlExample(url: string, authentication: string): string {
@@ -53,14 +55,20 @@ async function main(): Promise<void> {
     logger.warn({ crm: emulator.origin }, 'No CRM configured: serving the embedded CRM emulator (not a real CRM; never in production)');
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
+  // Prometheus metrics on a listener of their own (METRICS_PORT on HOST; 0: none), up before the gateway takes traffic.
+  const metrics = config.telemetry.metricsPort
+    ? createMetrics({ modules: config.crm.modules.map((m) => m.apiName), serviceMode: config.serviceCredentials !== null })
+    : undefined;
+  const metricsServer = metrics && (await startMetricsServer(metrics.registry, { port: config.telemetry.metricsPort, host: config.host }));
   const gateway = await startGateway(config, {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
     graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
-    observer: uploadLog(logger),
-    plugins: [...(tracing ? [tracing.plugin] : []), useRequestErrorLog(logger)],
+    observer: combineObservers(uploadLog(logger), metrics?.observer),
+    plugins: [...(tracing ? [tracing.plugin] : []), useRequestErrorLog(logger), ...(metrics ? [metrics.plugin] : [])],
     yogaLogger: yogaLogger(logger),
   });
+  metrics?.readCrmLoadFrom(() => gateway.crmLoad());
 
   const service = config.serviceCredentials !== null;
   const lines = [`Record-photo gateway: GraphQL and GraphiQL at ${gateway.url}`];
@@ -80,6 +88,7 @@ async function main(): Promise<void> {
   const authentication = service
     ? 'x-api-key: <one of GATEWAY_API_KEYS>'
     : `Authorization: Zoho-oauthtoken ${emulator ? emulator.demoToken : '<access token>'}`;
+  lines.push(`Metrics: ${metricsServer ? metricsServer.url : 'off (METRICS_PORT=0)'}`);
   lines.push('', 'Upload a photo:', curlExample(gateway.url, authentication));
   if (!service && config.apiKeys.length) lines.push("  (add -H 'x-api-key: <one of GATEWAY_API_KEYS>')");
   logger.info(
@@ -89,6 +98,7 @@ async function main(): Promise<void> {
       credentials: service ? 'service' : 'pass-through',
       modules: config.crm.modules.map((m) => m.apiName),
       production: config.production,
+      metrics: metricsServer?.url ?? null,
     },
     lines.join('\n'),
   );
@@ -99,6 +109,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, `${signal}: no new connections; uploads in flight have ${config.shutdownGraceMs} ms to finish`);
     await gateway.close({ graceMs: config.shutdownGraceMs });
+    await metricsServer?.close();
     await emulator?.close();
     await tracing?.shutdown();
     logger.info('Stopped.');

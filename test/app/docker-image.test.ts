@@ -27,6 +27,7 @@ beforeAll(async () => {
   expect(dockerfile).toContain('RUN npm ci --omit=dev');
   expect(dockerfile).toMatch(/^USER node$/m);
   expect(dockerfile).toMatch(/^EXPOSE 4000$/m);
+  expect(dockerfile).toMatch(/^EXPOSE 9464$/m);
   expect(dockerfile).toContain('CMD ["node", "dist/healthcheck.js"]');
   expect(dockerfile).toContain('CMD ["node", "dist/main.js"]');
 
