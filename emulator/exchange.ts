@@ -125,6 +125,30 @@ export class Exchange {
     this.onCleanup(() => clearTimeout(timer));
   }
 
+  /**
+   * Sends the one answer this exchange gets as a stream, after any configured delay: the status line and headers
+   * (chunked, no Content-Length), then whatever `produce` writes to the response. `produce` is not called if the
+   * client has gone; cleanups registered with onCleanup run when the connection closes.
+   */
+  answerStreaming(status: number, code: string | null, headers: OutgoingHttpHeaders, produce: (res: ServerResponse) => void): void {
+    if (this.#answering) return;
+    this.#answering = true;
+    const start = (): void => {
+      const { res } = this;
+      if (res.destroyed || res.headersSent) return;
+      this.entry.state = 'answered';
+      this.entry.status = status;
+      this.entry.code = code;
+      this.entry.endedAt = Date.now();
+      res.writeHead(status, headers);
+      res.flushHeaders();
+      produce(res);
+    };
+    if (this.#delayMs <= 0) return start();
+    const timer = setTimeout(start, this.#delayMs);
+    this.onCleanup(() => clearTimeout(timer));
+  }
+
   /** Drops the connection without an answer (RST), as a crashed upstream would. */
   reset(): void {
     if (this.entry.state === 'receiving') {

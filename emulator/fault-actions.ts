@@ -1,7 +1,7 @@
 /** What each injected fault does to the request it caught. */
 import { STATUS_CODES } from 'node:http';
 import { ACCOUNTS_REFUSALS } from './accounts.ts';
-import { ANSWERS, CRM_JSON_CONTENT_TYPE, type CrmAnswer } from './answers.ts';
+import { ANSWERS, answerBody, CRM_JSON_CONTENT_TYPE, type CrmAnswer } from './answers.ts';
 import type { Exchange } from './exchange.ts';
 import type { Fault } from './faults.ts';
 
@@ -66,6 +66,15 @@ export function applyFault(ex: Exchange, fault: Fault, server: 'crm' | 'accounts
       ex.answerCrm(earlyRejection(fault), { closeAfter: fault.close === true });
       ex.consume();
       return true;
+    case 'trickle-answer':
+      ex.drainThen(() => trickle(ex, fault));
+      return true;
+    case 'endless-answer':
+      ex.drainThen(() => endless(ex, fault));
+      return true;
+    case 'echo-authorization':
+      ex.drainThen(() => ex.answerCrm(echoAuthorization(ex, fault)));
+      return true;
     case 'respond': {
       const body = fault.body ?? '';
       ex.drainThen(() =>
@@ -76,6 +85,53 @@ export function applyFault(ex: Exchange, fault: Fault, server: 'crm' | 'accounts
       return true;
     }
   }
+}
+
+const DEFAULT_TRICKLE_INTERVAL_MS = 1000;
+
+/** The headers at once, then the body one byte at a time: a CRM (or a proxy) that dribbles its answer out. */
+function trickle(ex: Exchange, fault: Fault): void {
+  const body = Buffer.from(fault.body ?? answerBody(ANSWERS.uploaded), 'utf8');
+  ex.answerStreaming(fault.status ?? 200, codeIn(body.toString('utf8')), { 'content-type': fault.contentType ?? CRM_JSON_CONTENT_TYPE }, (res) => {
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) return clearInterval(timer);
+      if (sent >= body.length) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(body.subarray(sent, ++sent));
+    }, fault.intervalMs ?? DEFAULT_TRICKLE_INTERVAL_MS);
+    ex.onCleanup(() => clearInterval(timer));
+  });
+}
+
+const FILLER = Buffer.alloc(64 * 1024, 0x20);
+
+/** A body that never ends: a JSON-looking start, then blank space for as long as the client reads. */
+function endless(ex: Exchange, fault: Fault): void {
+  ex.answerStreaming(fault.status ?? 200, null, { 'content-type': fault.contentType ?? CRM_JSON_CONTENT_TYPE }, (res) => {
+    const pump = (): void => {
+      // Write until the socket's buffer is full, then wait for the client to read some.
+      while (!res.destroyed && res.write(FILLER));
+    };
+    res.write('{"code":"SUCCESS","details":{},"message":"');
+    res.on('drain', pump);
+    pump();
+  });
+}
+
+/** A CRM error whose message carries the request's Authorization header as it came: what a careless echo leaks. */
+function echoAuthorization(ex: Exchange, fault: Fault): CrmAnswer {
+  const authorization = ex.req.headers.authorization ?? '';
+  const code = fault.code ?? ANSWERS.invalidRecord.code;
+  return {
+    httpStatus: fault.status ?? 400,
+    code,
+    message: `${fault.message ?? 'the request could not be processed; it was sent with Authorization:'} ${authorization}`,
+    status: 'error',
+  };
 }
 
 function answerAccountsJson(ex: Exchange, status: number, body: Record<string, string>): void {
@@ -94,7 +150,8 @@ function earlyRejection(fault: Fault): CrmAnswer {
     httpStatus: fault.status ?? 401,
     code,
     message: fault.message ?? known?.message ?? code.toLowerCase().replaceAll('_', ' '),
-    status: 'error',
+    // code SUCCESS makes the half-truth: a success announced before the photo has arrived.
+    status: known?.status ?? 'error',
   };
 }
 

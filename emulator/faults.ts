@@ -10,6 +10,9 @@ export const FAULT_KINDS = [
   'empty-body',
   'early-reject',
   'respond',
+  'trickle-answer',
+  'endless-answer',
+  'echo-authorization',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -19,7 +22,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * - 'api' (the default when `target` is absent): CRM API requests (the photo endpoint and any other path
  *   that is not the control API or the token endpoint), narrowed by `match`;
  * - 'accounts': calls to the accounts server's token endpoint (POST /oauth/v2/token). `match` does not apply
- *   there and is refused, as are kinds that only mean something for an upload (early-reject) and the
+ *   there and is refused, as are kinds that only mean something for an API call (early-reject, echo-authorization) and the
  *   Retry-After of rate-limit (the accounts server sends none). On the token endpoint, internal-error answers
  *   500 and rate-limit answers 400 "Access Denied", both in the accounts server's JSON shape.
  * A fault never crosses targets: an API fault without `match` does not catch a token call, nor the reverse.
@@ -38,6 +41,8 @@ export const ACCOUNTS_FAULT_KINDS: readonly FaultKind[] = [
   'html',
   'empty-body',
   'respond',
+  'trickle-answer',
+  'endless-answer',
 ];
 
 // Fields that mean nothing on the token endpoint.
@@ -68,8 +73,10 @@ export interface FaultSpec {
   contentType?: string;
   /** reset-mid-body: body bytes to receive before the reset, default 1024. */
   afterBytes?: number;
-  /** early-reject: destroy the socket right after the answer is written. */
+  /** early-reject: destroy the socket right after the answer is written (with code SUCCESS and status 200: a half-truth). */
   close?: boolean;
+  /** trickle-answer: milliseconds between two bytes of the answer's body, default 1000. */
+  intervalMs?: number;
 }
 
 export interface Fault extends Readonly<FaultSpec> {
@@ -91,6 +98,12 @@ const FIELDS_BY_KIND: Record<FaultKind, readonly (keyof FaultSpec)[]> = {
   'empty-body': ['delayMs', 'status', 'contentType'],
   'early-reject': ['delayMs', 'status', 'code', 'message', 'close'],
   respond: ['delayMs', 'status', 'contentType', 'body'],
+  // After the whole request body: the status line and headers at once, then the body one byte every intervalMs.
+  'trickle-answer': ['delayMs', 'status', 'contentType', 'body', 'intervalMs'],
+  // After the whole request body: a 200 whose body never ends (written as fast as the client reads it).
+  'endless-answer': ['delayMs', 'status', 'contentType'],
+  // After the whole request body: a CRM error whose message ends with the request's Authorization header, verbatim.
+  'echo-authorization': ['delayMs', 'status', 'code', 'message'],
 };
 
 const MAX_DELAY_MS = 10 * 60 * 1000;
@@ -177,6 +190,9 @@ export function parseFaultSpec(input: unknown): FaultSpec {
         break;
       case 'afterBytes':
         spec.afterBytes = integerIn(key, value, 0, Number.MAX_SAFE_INTEGER);
+        break;
+      case 'intervalMs':
+        spec.intervalMs = integerIn(key, value, 1, MAX_DELAY_MS);
         break;
       case 'status':
         spec.status = integerIn(key, value, 200, 599);

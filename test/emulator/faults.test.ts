@@ -221,6 +221,64 @@ describe('reset-mid-body', () => {
   });
 });
 
+describe('answers that misbehave after the headers', () => {
+  it('trickle-answer: the headers at once, then the body one byte per intervalMs', async () => {
+    emulator.state.addFault({ kind: 'trickle-answer', intervalMs: 20, body: '{"code":"SUCCESS"}' });
+    const started = performance.now();
+    const response = await request(`${emulator.origin}${photoPath()}`, {
+      method: 'POST',
+      headers: { authorization: TOKEN_HEADER, 'content-type': 'text/plain' },
+      body: 'x',
+      dispatcher: agent,
+    });
+    const headersAfter = performance.now() - started;
+    expect(response.statusCode).toBe(200);
+    const chunks: number[] = [];
+    for await (const chunk of response.body) chunks.push((chunk as Buffer).length);
+    expect(chunks.reduce((a, b) => a + b, 0)).toBe('{"code":"SUCCESS"}'.length);
+    expect(chunks.length).toBeGreaterThan(5);
+    expect(performance.now() - started - headersAfter).toBeGreaterThanOrEqual(15 * 17);
+  });
+
+  it('endless-answer: a body that goes on for as long as the client reads', async () => {
+    emulator.state.addFault({ kind: 'endless-answer' });
+    const response = await request(`${emulator.origin}${photoPath()}`, {
+      method: 'POST',
+      headers: { authorization: TOKEN_HEADER, 'content-type': 'text/plain' },
+      body: 'x',
+      dispatcher: agent,
+    });
+    let received = 0;
+    for await (const chunk of response.body) {
+      received += (chunk as Buffer).length;
+      if (received > 4 * 1024 * 1024) break;
+    }
+    expect(received).toBeGreaterThan(4 * 1024 * 1024);
+    expect(emulator.state.requests[0]).toMatchObject({ state: 'answered', status: 200 });
+  });
+
+  it('echo-authorization: an error whose message carries the Authorization header verbatim', async () => {
+    emulator.state.addFault({ kind: 'echo-authorization' });
+    const answer = await upload(emulator.origin);
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ code: 'INVALID_DATA', status: 'error', message: expect.stringContaining(TOKEN_HEADER) });
+  });
+
+  it('early-reject with code SUCCESS announces a success before the photo has arrived', async () => {
+    emulator.state.addFault({ kind: 'early-reject', status: 200, code: 'SUCCESS', close: true });
+    const client = await partialUpload(emulator.origin, 1_000_000, 100);
+    const response = await client.response();
+    expect(response?.status).toBe(200);
+    expect(JSON.parse(response!.body.toString())).toEqual({ code: 'SUCCESS', details: {}, message: 'photo uploaded successfully', status: 'success' });
+    await client.closed;
+  });
+
+  it('refuses echo-authorization on the accounts server, and an intervalMs of 0', () => {
+    expect(() => emulator.state.addFault({ kind: 'echo-authorization', target: 'accounts' })).toThrow(/does not apply to target 'accounts'/);
+    expect(() => emulator.state.addFault({ kind: 'trickle-answer', intervalMs: 0 })).toThrow(/'intervalMs' must be an integer from 1/);
+  });
+});
+
 describe('early-reject', () => {
   it('answers 401 INVALID_TOKEN on the headers, before the body has arrived, and keeps the connection', async () => {
     emulator.state.addFault({ kind: 'early-reject' });
