@@ -20,6 +20,7 @@ export class Exchange {
   #isClosed = false;
   #answering = false;
   #delayMs = 0;
+  #throttle: { chunkBytes: number; intervalMs: number } | undefined;
   #cleanups: (() => void)[] = [];
   #byteListeners: ((total: number) => void)[] = [];
 
@@ -40,6 +41,11 @@ export class Exchange {
   /** Delays the answer (whatever it turns out to be) by `ms`. */
   delay(ms: number): void {
     this.#delayMs = ms;
+  }
+
+  /** Sends the answer's body (whatever it turns out to be) `chunkBytes` every `intervalMs`. */
+  throttle(chunkBytes: number, intervalMs: number): void {
+    this.#throttle = { chunkBytes, intervalMs };
   }
 
   /** Runs `fn` when the exchange ends, however it ends. */
@@ -116,6 +122,7 @@ export class Exchange {
       // A 204 carries neither a body nor a Content-Length.
       const length = status === 204 ? {} : { 'content-length': payload.length };
       res.writeHead(status, { ...options.headers, ...length });
+      if (this.#throttle !== undefined && payload.length > 0) return this.#writePaced(payload, this.#throttle);
       res.end(payload, () => {
         if (options.closeAfter === true) this.req.socket.destroy();
       });
@@ -147,6 +154,33 @@ export class Exchange {
     if (this.#delayMs <= 0) return start();
     const timer = setTimeout(start, this.#delayMs);
     this.onCleanup(() => clearTimeout(timer));
+  }
+
+  /** Writes the body a chunk at a time; a connection that closes before the last one leaves the request 'aborted'. */
+  #writePaced(payload: Buffer, { chunkBytes, intervalMs }: { chunkBytes: number; intervalMs: number }): void {
+    const { res, entry } = this;
+    let sent = 0;
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    res.once('finish', () => {
+      finished = true;
+      entry.endedAt = Date.now();
+    });
+    const next = (): void => {
+      if (res.destroyed) return;
+      const chunk = payload.subarray(sent, sent + chunkBytes);
+      sent += chunk.length;
+      if (sent >= payload.length) return void res.end(chunk);
+      res.write(chunk);
+      timer = setTimeout(next, intervalMs);
+    };
+    this.onCleanup(() => {
+      clearTimeout(timer);
+      if (finished) return;
+      entry.state = 'aborted';
+      entry.endedAt = Date.now();
+    });
+    next();
   }
 
   /** Drops the connection without an answer (RST), as a crashed upstream would. */

@@ -18,6 +18,9 @@ export function applyFault(ex: Exchange, fault: Fault, server: 'crm' | 'accounts
   switch (fault.kind) {
     case 'latency':
       return false;
+    case 'throttle':
+      ex.throttle(fault.chunkBytes ?? DEFAULT_THROTTLE_CHUNK_BYTES, fault.intervalMs ?? DEFAULT_THROTTLE_INTERVAL_MS);
+      return false;
     case 'internal-error':
       if (server === 'accounts') {
         const body = { error: 'internal_error', error_description: fault.message ?? 'Internal Server Error', status: 'failure' };
@@ -88,6 +91,8 @@ export function applyFault(ex: Exchange, fault: Fault, server: 'crm' | 'accounts
 }
 
 const DEFAULT_TRICKLE_INTERVAL_MS = 1000;
+const DEFAULT_THROTTLE_CHUNK_BYTES = 16 * 1024;
+const DEFAULT_THROTTLE_INTERVAL_MS = 100;
 
 /** The headers at once, then the body one byte at a time: a CRM (or a proxy) that dribbles its answer out. */
 function trickle(ex: Exchange, fault: Fault): void {

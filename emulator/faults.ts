@@ -13,6 +13,7 @@ export const FAULT_KINDS = [
   'trickle-answer',
   'endless-answer',
   'echo-authorization',
+  'throttle',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -75,8 +76,10 @@ export interface FaultSpec {
   afterBytes?: number;
   /** early-reject: destroy the socket right after the answer is written (with code SUCCESS and status 200: a half-truth). */
   close?: boolean;
-  /** trickle-answer: milliseconds between two bytes of the answer's body, default 1000. */
+  /** trickle-answer: milliseconds between two bytes of the answer's body, default 1000; throttle: between two chunks, default 100. */
   intervalMs?: number;
+  /** throttle: bytes of the answer's body sent every intervalMs, default 16384. */
+  chunkBytes?: number;
 }
 
 export interface Fault extends Readonly<FaultSpec> {
@@ -104,6 +107,9 @@ const FIELDS_BY_KIND: Record<FaultKind, readonly (keyof FaultSpec)[]> = {
   'endless-answer': ['delayMs', 'status', 'contentType'],
   // After the whole request body: a CRM error whose message ends with the request's Authorization header, verbatim.
   'echo-authorization': ['delayMs', 'status', 'code', 'message'],
+  // Whatever the request would get (a stored photo, an error), its body sent chunkBytes every intervalMs; a client
+  // that leaves before the last chunk leaves the request 'aborted' in the log.
+  throttle: ['delayMs', 'intervalMs', 'chunkBytes'],
 };
 
 const MAX_DELAY_MS = 10 * 60 * 1000;
@@ -193,6 +199,9 @@ export function parseFaultSpec(input: unknown): FaultSpec {
         break;
       case 'intervalMs':
         spec.intervalMs = integerIn(key, value, 1, MAX_DELAY_MS);
+        break;
+      case 'chunkBytes':
+        spec.chunkBytes = integerIn(key, value, 1, 16 * 1024 * 1024);
         break;
       case 'status':
         spec.status = integerIn(key, value, 200, 599);
