@@ -36,6 +36,8 @@ export interface GatewayConfig {
   uploadIdleTimeoutMs: number;
   /** Operators' view: logs on stdout, Prometheus metrics on their own port. */
   telemetry: TelemetrySettings;
+  /** PUBLIC_URL: where clients reach the gateway (origin and optional path prefix, no trailing slash); null: links are path-relative. */
+  publicUrl: string | null;
   /** GraphiQL at /graphql (GRAPHIQL, default true). */
   graphiql: boolean;
   /** Introspection and "Did you mean …" suggestions: always outside production, in production as GraphiQL. */
@@ -104,6 +106,25 @@ function origin(env: Env, name: string, example: string): string | undefined {
     throw new ConfigError(name, `must be an http(s) origin with no path, got '${raw}'`);
   }
   return url.origin;
+}
+
+/** An http(s) origin with an optional path prefix, e.g. https://api.example.com/crm; no query, fragment or credentials. */
+function publicUrl(env: Env): string | null {
+  const raw = value(env, 'PUBLIC_URL');
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `must be an http(s) URL such as https://api.example.com or https://api.example.com/crm, got '${raw}'`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('PUBLIC_URL', `must be an http(s) URL, got '${raw}'`);
+  // Never echo a password back: say only that there is one.
+  if (url.username || url.password) throw new ConfigError('PUBLIC_URL', 'must not carry a user name or password');
+  if (raw.includes('?') || raw.includes('#')) {
+    throw new ConfigError('PUBLIC_URL', `must be an origin and optional path prefix, with no query or fragment, got '${raw}'`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function flag(env: Env, name: string, fallback = false): boolean {
@@ -230,6 +251,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     uploadIdleTimeoutMs: integer(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, 1, 600_000),
     telemetry: telemetry(env, options.isTerminal ?? false),
+    publicUrl: publicUrl(env),
     graphiql,
     introspection: !production || graphiql,
     operationLimits: {
