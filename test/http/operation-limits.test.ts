@@ -209,6 +209,18 @@ describe('with the default limits', () => {
 
 describe('each limit comes from its variable', () => {
   const e2e = readFileSync(new URL('../e2e/documents/upload-record-photo.graphql', import.meta.url), 'utf8');
+  it('GRAPHQL_MAX_TOKENS=100000: a document nested past what the parser can follow is still a 400 GRAPHQL_PARSE_FAILED', async () => {
+    const stack = await startStack({ GRAPHQL_MAX_TOKENS: '100000' });
+    try {
+      const query = `{ _entities(representations: ${'['.repeat(20_000)}${']'.repeat(20_000)}) { __typename } }`;
+      const refused = await postTimed(stack.url, jsonBody(query));
+      expect(refused.status).toBe(400);
+      expect(codeOf(refused)).toBe('GRAPHQL_PARSE_FAILED');
+    } finally {
+      await stack.close();
+    }
+  });
+
   it.each([
     ['GRAPHQL_MAX_ALIASES', '0', '{ a: __schema { queryType { name } } }', 'MAX_ALIASES_EXCEEDED'],
     ['GRAPHQL_MAX_DEPTH', '3', e2e, 'MAX_DEPTH_EXCEEDED'],
