@@ -1,10 +1,11 @@
 /** The CRM's header-level checks, in its order: credentials, module, scope, permission, record. */
 import { ANSWERS, type CrmAnswer } from './answers.ts';
-import type { EmulatorState } from './state.ts';
+import type { EmulatorState, TokenGrant } from './state.ts';
 
 export type Operation = 'upload' | 'read' | 'delete';
 
 export type AccessVerdict = { ok: true; module: string } | { ok: false; answer: CrmAnswer };
+export type ModuleVerdict = { ok: true; module: string; grant: TokenGrant } | { ok: false; answer: CrmAnswer };
 
 // Scope operations that cover each photo operation (ALL covers everything).
 const SCOPE_OPERATIONS: Record<Operation, readonly string[]> = {
@@ -37,6 +38,28 @@ export function checkAccess(
   recordId: string,
   operation: Operation,
 ): AccessVerdict {
+  const verdict = checkModuleAccess(state, authorization, moduleSegment, operation);
+  if (!verdict.ok) return verdict;
+  const { grant, module } = verdict;
+  // The documented permission errors are about uploading; reading and deleting only need the scope.
+  if (operation === 'upload') {
+    if (grant.permission === 'no-permission') return { ok: false, answer: ANSWERS.noPermission };
+    if (grant.permission === 'no-privilege') return { ok: false, answer: ANSWERS.authorizationFailed };
+  }
+  if (!state.recordExists(module, recordId)) return { ok: false, answer: ANSWERS.invalidRecord };
+  if (operation !== 'read' && state.isLocked(module, recordId)) {
+    return { ok: false, answer: ANSWERS.recordLocked };
+  }
+  return { ok: true, module };
+}
+
+/** The checks that come before any record: credentials, module, scope (Get Records stops here). */
+export function checkModuleAccess(
+  state: EmulatorState,
+  authorization: string | undefined,
+  moduleSegment: string,
+  operation: Operation,
+): ModuleVerdict {
   if (authorization === undefined || authorization.trim() === '') {
     return { ok: false, answer: ANSWERS.authenticationFailure };
   }
@@ -51,14 +74,5 @@ export function checkAccess(
   if (!hasScope(grant.scopes, resolved.apiName, resolved.custom, operation)) {
     return { ok: false, answer: ANSWERS.scopeMismatch };
   }
-  // The documented permission errors are about uploading; reading and deleting only need the scope.
-  if (operation === 'upload') {
-    if (grant.permission === 'no-permission') return { ok: false, answer: ANSWERS.noPermission };
-    if (grant.permission === 'no-privilege') return { ok: false, answer: ANSWERS.authorizationFailed };
-  }
-  if (!state.recordExists(resolved.apiName, recordId)) return { ok: false, answer: ANSWERS.invalidRecord };
-  if (operation !== 'read' && state.isLocked(resolved.apiName, recordId)) {
-    return { ok: false, answer: ANSWERS.recordLocked };
-  }
-  return { ok: true, module: resolved.apiName };
+  return { ok: true, module: resolved.apiName, grant };
 }

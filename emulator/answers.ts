@@ -26,6 +26,8 @@ export const ANSWERS = {
   invalidRecord: error(400, 'INVALID_DATA', 'the related id given seems to be invalid'),
   recordLocked: error(400, 'RECORD_LOCKED', 'You cannot perform this operation as the record is locked.'),
   fileMissing: error(400, 'REQUIRED_PARAM_MISSING', 'file is required'),
+  fieldsMissing: error(400, 'REQUIRED_PARAM_MISSING', 'One of the expected parameter is missing'),
+  tooManyIds: error(400, 'LIMIT_EXCEEDED', 'the number of ids exceeds the limit of 100'),
   notAnImage: error(400, 'INVALID_DATA', 'the file is not a supported image'),
   tooLarge: error(415, 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE', 'please check if the file size is in the correct range'),
   invalidMultipart: error(400, 'INVALID_MULTIPART', 'the multipart body is malformed'),

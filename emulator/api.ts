@@ -1,4 +1,4 @@
-/** The CRM photo endpoint: POST/GET/DELETE /crm/{version}/{module}/{recordId}/photo. */
+/** The CRM API: the photo endpoint (POST/GET/DELETE /crm/{version}/{module}/{recordId}/photo) and Get Records (records.ts). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkAccess, type Operation } from './access.ts';
 import { ANSWERS } from './answers.ts';
@@ -6,6 +6,7 @@ import { Exchange } from './exchange.ts';
 import { applyFault } from './fault-actions.ts';
 import { collectFilePart, isMultipartFormData, type FilePartOutcome } from './multipart-photo.ts';
 import { CRM_MAX_PHOTO_BYTES, judgePhoto } from './photo-check.ts';
+import { parseRecordsRoute, serveGetRecords } from './records.ts';
 import type { EmulatorState } from './state.ts';
 
 export const FILE_FIELD = 'file';
@@ -51,8 +52,10 @@ export function handleApiRequest(state: EmulatorState, req: IncomingMessage, res
   const ex = new Exchange(entry, req, res);
   ex.guard(() => {
     const route = parsePhotoRoute(url.pathname);
-    const fault = state.takeFault(route?.module ?? null, route?.recordId ?? null);
+    const records = route === undefined ? parseRecordsRoute(url.pathname) : undefined;
+    const fault = state.takeFault(route?.module ?? records?.module ?? null, route?.recordId ?? null);
     if (fault !== undefined && applyFault(ex, fault)) return;
+    if (records !== undefined) return serveGetRecords(state, ex, records, url);
     serve(state, ex, route, url);
   });
 }

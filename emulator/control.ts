@@ -210,6 +210,7 @@ function sendPhoto(state: EmulatorState, { params }: ControlCall, res: ServerRes
     'content-length': photo.bytes.length,
     'x-photo-filename': encodeURIComponent(photo.filename ?? ''),
     'x-photo-restrict-triggers': photo.restrictTriggers ?? '',
+    'x-photo-record-image': photo.recordImage,
   });
   res.end(photo.bytes);
 }

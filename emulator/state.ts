@@ -1,4 +1,5 @@
 /** Everything the emulator remembers: tokens, records, locks, photos, faults, the request log and the accounts server. */
+import { randomBytes } from 'node:crypto';
 import {
   ACCOUNTS_REFUSALS,
   Accounts,
@@ -56,6 +57,8 @@ export interface StoredPhoto {
   readonly restrictTriggers: string | null;
   /** Epoch milliseconds (Date.now()). */
   readonly uploadedAt: number;
+  /** The record's Record_Image while this photo is on it: an opaque id, new with every upload. */
+  readonly recordImage: string;
 }
 
 export interface LoggedFile {
@@ -334,8 +337,12 @@ export class EmulatorState {
     return apiName === undefined ? undefined : this.#photos.get(`${apiName}/${recordId}`);
   }
 
-  storePhoto(module: string, recordId: string, photo: StoredPhoto): void {
-    this.#photos.set(this.#recordKey(module, recordId), photo);
+  /** Puts a photo on a record with a new Record_Image, which it returns. */
+  storePhoto(module: string, recordId: string, photo: Omit<StoredPhoto, 'recordImage'>): string {
+    // Opaque to clients, as the CRM's are: a long hex id, different for every upload.
+    const recordImage = randomBytes(20).toString('hex');
+    this.#photos.set(this.#recordKey(module, recordId), { ...photo, recordImage });
+    return recordImage;
   }
 
   deletePhoto(module: string, recordId: string): boolean {

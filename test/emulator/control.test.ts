@@ -139,8 +139,10 @@ describe('the in-process state API', () => {
 
   it('stores and deletes photos directly', () => {
     const photo = { bytes: png(1, 1), filename: 'p.png', contentType: 'image/png', size: 33, restrictTriggers: null, uploadedAt: 1 };
-    emulator.state.storePhoto('leads', RECORD, photo);
-    expect(emulator.state.photo('LEADS', RECORD)).toBe(photo);
+    const recordImage = emulator.state.storePhoto('leads', RECORD, photo);
+    expect(recordImage).toMatch(/^[0-9a-f]{40}$/);
+    expect(emulator.state.photo('LEADS', RECORD)).toEqual({ ...photo, recordImage });
+    expect(emulator.state.storePhoto('Leads', RECORD, photo)).not.toBe(recordImage); // every upload: a new Record_Image
     expect(emulator.state.deletePhoto('Leads', RECORD)).toBe(true);
     expect(emulator.state.photo('Leads', RECORD)).toBeUndefined();
     expect(emulator.state.photo('Nope', RECORD)).toBeUndefined();

@@ -49,13 +49,17 @@ export class EmulatorControl {
     return (await (await this.#call('GET', 'requests')).json()) as RequestLogEntry[];
   }
   /** The stored photo's bytes, or null when the record has none. */
-  async photo(module: string, recordId: string): Promise<{ bytes: Buffer; contentType: string; filename: string } | null> {
+  async photo(
+    module: string,
+    recordId: string,
+  ): Promise<{ bytes: Buffer; contentType: string; filename: string; recordImage: string } | null> {
     const response = await this.#call('GET', `photos/${module}/${recordId}`);
     if (response.status === 404) return null;
     return {
       bytes: Buffer.from(await response.arrayBuffer()),
       contentType: response.headers.get('content-type') ?? '',
       filename: decodeURIComponent(response.headers.get('x-photo-filename') ?? ''),
+      recordImage: response.headers.get('x-photo-record-image') ?? '',
     };
   }
   /** Polls the request log until `predicate` holds, or fails after `timeoutMs`. */
