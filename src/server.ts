@@ -84,6 +84,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   const uploadObserver = dependencies.observer?.uploadEnded ? (dependencies.observer as UploadObserver) : undefined;
   const photos = new RecordPhotoService(client, credentials, {
     uploadIdleTimeoutMs: config.uploadIdleTimeoutMs,
+    uploadMinBytesPerSecond: config.uploadMinBytesPerSecond,
+    uploadMaxMs: config.uploadMaxSeconds * 1000,
     ...(uploadObserver ? { observer: uploadObserver } : {}),
   });
   const yoga = createYoga<NodeServerContext, GraphContext>({

@@ -191,3 +191,24 @@ describe('GraphiQL, introspection and operation limits', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('limits on hostile callers', () => {
+  it('has defaults that let a phone on a poor link through and bound what one caller holds', () => {
+    const config = loadConfig({});
+    expect(config.uploadMinBytesPerSecond).toBe(1024);
+    expect(config.uploadMaxSeconds).toBe(300);
+  });
+
+  it('takes 0 for no rate floor', () => {
+    expect(loadConfig({ UPLOAD_MIN_BYTES_PER_SECOND: '0' }).uploadMinBytesPerSecond).toBe(0);
+  });
+
+  it.each([
+    [{ UPLOAD_MIN_BYTES_PER_SECOND: '1k' }, 'UPLOAD_MIN_BYTES_PER_SECOND'],
+    [{ UPLOAD_MAX_SECONDS: '0' }, 'UPLOAD_MAX_SECONDS'],
+    [{ UPLOAD_MAX_SECONDS: '86401' }, 'UPLOAD_MAX_SECONDS'],
+  ])('refuses %j, naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must be a whole number`));
+  });
+});

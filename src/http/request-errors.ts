@@ -20,10 +20,10 @@ export function multipartRequestError(error: unknown) {
   return createGraphQLError(message, { extensions: { code: requestErrorCode(httpStatus), http: { status: httpStatus } } });
 }
 
-/** The client's upload broke off, went quiet or left, mid-request: 400 (or the parser's own 4xx), 408, or 499. */
+/** The client's upload broke off, went quiet, moved too slowly or left, mid-request: 400 (or the parser's own 4xx), 408, or 499. */
 export function uploadStreamRequestError(error: UploadStreamError) {
   const httpStatus =
-    error.failure === 'idle' ? 408 : error.failure === 'client-gone' ? 499 : (statusOf(error.cause) ?? 400);
+    error.failure === 'idle' || error.failure === 'too-slow' ? 408 : error.failure === 'client-gone' ? 499 : (statusOf(error.cause) ?? 400);
   return createGraphQLError(error.message, { extensions: { code: requestErrorCode(httpStatus), http: { status: httpStatus } } });
 }
 

@@ -1,7 +1,10 @@
 import type { Readable } from 'node:stream';
 
-/** How a client's upload stream failed: it went quiet, its multipart body broke off or was refused, or the client left. */
-export type UploadStreamFailure = 'idle' | 'broken' | 'client-gone';
+/**
+ * How a client's upload stream failed: it went quiet, it moved too slowly (below the rate floor, or past the
+ * ceiling on one upload), its multipart body broke off or was refused, or the client left.
+ */
+export type UploadStreamFailure = 'idle' | 'too-slow' | 'broken' | 'client-gone';
 
 /** The client's upload stream failed: a problem with the request, never with the CRM or the gateway. */
 export class UploadStreamError extends Error {
@@ -17,22 +20,57 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+export interface StreamReaderOptions {
+  /** The longest the client may send nothing while we wait on it; 0: no limit. */
+  idleTimeoutMs?: number;
+  /**
+   * The least the client must send, on average, while we wait on it; 0: no floor. It may fall behind by at most
+   * `idleTimeoutMs` worth of it (a pause, a radio handover) and bank no more than that ahead.
+   */
+  minBytesPerSecond?: number;
+  /** The longest the whole stream may take from this reader's creation to its end, however the time went; 0: no ceiling. */
+  maxMs?: number;
+}
+
 /**
  * Pulls chunks from a Node stream one at a time; every way the stream fails comes out as an UploadStreamError, and lets go of it cleanly: after `release()`
  * the stream has none of our listeners, so whoever drains it next is not blocked by us.
+ *
+ * Time limits. One timer (restarted on every wait) fires when the client sends nothing for `idleTimeoutMs`. The rate
+ * floor and the ceiling need no timer of their own: they are checked on the clock each time a chunk arrives or a wait
+ * begins, so a client that dribbles is caught at its next byte, and one that stops is caught by the idle timer.
+ * Only time spent waiting on the client counts against the floor: while we wait on the CRM (a queue, a slow read),
+ * the client cannot send and is not to blame.
  */
 export class StreamReader {
   readonly #stream: Readable;
   readonly #idleTimeoutMs: number;
+  readonly #minBytesPerSecond: number;
+  readonly #bytesPerMs: number;
+  /** Bytes the client may fall behind the floor by, and bank ahead of it. */
+  readonly #slackBytes: number;
+  /** Ahead of (positive) or behind (negative) the floor, in bytes. */
+  #credit: number;
+  readonly #maxMs: number;
+  readonly #deadline: number;
+  #waitStartedAt: number | null = null;
   #ended = false;
   #failure: { error: unknown } | undefined;
   #released = false;
   #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(stream: Readable, options: { idleTimeoutMs?: number } = {}) {
+  constructor(stream: Readable, options: StreamReaderOptions = {}) {
     this.#stream = stream;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    const minBytesPerSecond = options.minBytesPerSecond ?? 0;
+    this.#minBytesPerSecond = minBytesPerSecond;
+    this.#bytesPerMs = minBytesPerSecond / 1000;
+    // The window is the idle timeout: a client may pause that long, and no longer, at the floor's expense.
+    this.#slackBytes = minBytesPerSecond * (this.#idleTimeoutMs > 0 ? this.#idleTimeoutMs : 30_000) / 1000;
+    this.#credit = this.#slackBytes;
+    this.#maxMs = options.maxMs ?? 0;
+    this.#deadline = this.#maxMs > 0 ? performance.now() + this.#maxMs : Number.POSITIVE_INFINITY;
     stream.on('readable', this.#notify);
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onError);
@@ -45,15 +83,44 @@ export class StreamReader {
       if (this.#failure) throw this.#failure.error;
       if (this.#released) return null;
       const chunk = this.#stream.read() as Buffer | null;
-      if (chunk !== null) return chunk;
+      if (chunk !== null) {
+        this.#checkPace(chunk.length);
+        return chunk;
+      }
       if (this.#ended) return null;
+      this.#checkPace(0);
       await this.#waitForData();
     }
+  }
+
+  /** Settles the last wait against the floor, counts `bytes` in, and fails the stream below the floor or past the ceiling. */
+  #checkPace(bytes: number): void {
+    if (this.#bytesPerMs === 0 && this.#maxMs === 0) return;
+    const now = performance.now();
+    if (now > this.#deadline) {
+      this.#fail(`the upload took longer than the ${this.#maxMs / 1000} s one upload may take`);
+    }
+    if (this.#bytesPerMs === 0) return;
+    if (this.#waitStartedAt !== null) {
+      this.#credit -= (now - this.#waitStartedAt) * this.#bytesPerMs;
+      this.#waitStartedAt = null;
+    }
+    this.#credit = Math.min(this.#slackBytes, this.#credit + bytes);
+    if (this.#credit < 0) {
+      this.#fail(`the client sent less than ${this.#minBytesPerSecond} bytes a second, the least an upload must keep up`);
+    }
+  }
+
+  #fail(reason: string): never {
+    const error = new UploadStreamError('too-slow', `The upload stream failed: ${reason}`);
+    this.#failure = { error };
+    throw error;
   }
 
   #waitForData(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#waiter = { resolve, reject };
+      if (this.#bytesPerMs > 0) this.#waitStartedAt = performance.now();
       if (this.#idleTimeoutMs <= 0) return;
       // One timer per reader, restarted on every wait, rather than a new timer per chunk.
       if (this.#idleTimer) this.#idleTimer.refresh();

@@ -57,6 +57,10 @@ const RECORD_ID = /^\d{1,19}$/;
 export interface RecordPhotoServiceOptions {
   /** How long the client may send nothing while its upload is being forwarded. */
   uploadIdleTimeoutMs: number;
+  /** The least the client must send, on average, while we wait on it (0 or absent: no floor); see StreamReader. */
+  uploadMinBytesPerSecond?: number;
+  /** The longest one file may take to arrive, from its first byte to its last (0 or absent: no ceiling). */
+  uploadMaxMs?: number;
   /** Told about every upload once it has ended, however it ended. */
   observer?: UploadObserver;
 }
@@ -116,7 +120,11 @@ export class RecordPhotoService {
       return failed(credential.reason === 'missing' ? missingCredentials(moduleApiName) : serviceTokenUnavailable(moduleApiName, credential.detail));
     }
     const file = await request.file();
-    const reader = new StreamReader(file.stream, { idleTimeoutMs: this.#options.uploadIdleTimeoutMs });
+    const reader = new StreamReader(file.stream, {
+      idleTimeoutMs: this.#options.uploadIdleTimeoutMs,
+      minBytesPerSecond: this.#options.uploadMinBytesPerSecond ?? 0,
+      maxMs: this.#options.uploadMaxMs ?? 0,
+    });
     try {
       return await this.#sniffAndSend(request, credential.authorization, file, reader, progress);
     } finally {
