@@ -2,7 +2,6 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
 import { createLogger, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
-import { createMetrics, startMetricsServer } from './telemetry/metrics.ts';
 import { combineObservers } from './telemetry/observers.ts';
 import { startTracing, tracingSettings, type TracingSettings } from './telemetry/tracing.ts';
 
@@ -56,10 +55,10 @@ async function main(): Promise<void> {
   }
   const crmOrigin = config.crm.apiDomain ?? emulator!.origin;
   // Prometheus metrics on a listener of their own (METRICS_PORT on HOST; 0: none), up before the gateway takes traffic.
-  const metrics = config.telemetry.metricsPort
-    ? createMetrics({ modules: config.crm.modules.map((m) => m.apiName), serviceMode: config.serviceCredentials !== null })
-    : undefined;
-  const metricsServer = metrics && (await startMetricsServer(metrics.registry, { port: config.telemetry.metricsPort, host: config.host }));
+  // prom-client (and the OpenTelemetry API it loads for exemplars) is loaded only when metrics are on.
+  const prometheus = config.telemetry.metricsPort ? await import('./telemetry/metrics.ts') : undefined;
+  const metrics = prometheus?.createMetrics({ modules: config.crm.modules.map((m) => m.apiName), serviceMode: config.serviceCredentials !== null });
+  const metricsServer = metrics && (await prometheus!.startMetricsServer(metrics.registry, { port: config.telemetry.metricsPort, host: config.host }));
   const gateway = await startGateway(config, {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
