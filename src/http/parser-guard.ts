@@ -42,7 +42,7 @@ export function hostileMapPath(mapField: string, operationsField: string | undef
   return null;
 }
 
-/** The first file the map sends to more than one place, with how many, or null. */
+/** The first file the map sends to more than one place, with how many, or null (a path that is no path is the parser's to report). */
 export function fileMappedTwice(mapField: string): { file: string; places: number } | null {
   let map: unknown;
   try {
@@ -52,7 +52,8 @@ export function fileMappedTwice(mapField: string): { file: string; places: numbe
   }
   if (typeof map !== 'object' || map === null) return null;
   for (const [file, paths] of Object.entries(map)) {
-    if (Array.isArray(paths) && paths.length > 1) return { file, places: paths.length };
+    const places = Array.isArray(paths) ? paths.filter((path) => typeof path === 'string' && path.trim() !== '').length : 0;
+    if (places > 1) return { file, places };
   }
   return null;
 }
