@@ -48,6 +48,7 @@ export function handleApiRequest(state: EmulatorState, req: IncomingMessage, res
     contentType: header(req, 'content-type'),
     transferEncoding: header(req, 'transfer-encoding'),
     contentLength: header(req, 'content-length'),
+    traceparent: header(req, 'traceparent'),
   });
   const ex = new Exchange(entry, req, res);
   ex.guard(() => {

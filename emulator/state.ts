@@ -78,6 +78,8 @@ export interface RequestLogEntry {
   readonly contentType: string | null;
   readonly transferEncoding: string | null;
   readonly contentLength: string | null;
+  /** The W3C `traceparent` the caller sent, or null: shows a traced gateway passes its trace on. */
+  readonly traceparent: string | null;
   state: 'receiving' | 'answered' | 'aborted';
   /** Body bytes received so far (after transfer decoding), updated as chunks arrive. */
   bytesReceived: number;
@@ -91,7 +93,7 @@ export interface RequestLogEntry {
 
 export type NewRequest = Pick<
   RequestLogEntry,
-  'method' | 'path' | 'query' | 'authorization' | 'contentType' | 'transferEncoding' | 'contentLength'
+  'method' | 'path' | 'query' | 'authorization' | 'contentType' | 'transferEncoding' | 'contentLength' | 'traceparent'
 >;
 
 /** A log entry for a request that has just arrived. */

@@ -100,5 +100,6 @@ function detachedEntry(method: string, url: URL): RequestLogEntry {
     contentType: null,
     transferEncoding: null,
     contentLength: null,
+    traceparent: null,
   });
 }
