@@ -37,7 +37,7 @@ export class PhotoLinkSigner {
   readonly #ttlSeconds: number;
   readonly #now: () => number;
 
-  constructor(secret: string, ttlSeconds: number, now: () => number = Date.now) {
+  constructor(secret: string, ttlSeconds: number, now: () => number = () => Date.now()) {
     if (Buffer.byteLength(secret, 'utf8') < MIN_PHOTO_URL_SECRET_BYTES) {
       throw new RangeError(`a photo link secret needs at least ${MIN_PHOTO_URL_SECRET_BYTES} bytes`);
     }

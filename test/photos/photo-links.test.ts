@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PhotoLinkSigner } from '../../src/photos/photo-links.ts';
+import { photoUrl } from '../../src/photos/photo-url.ts';
 
 const SECRET = 'a-photo-link-secret-of-32-bytes!';
 const photo = { moduleApiName: 'Leads', recordId: '1000000000001', version: '5000000012345' };
@@ -78,5 +79,21 @@ describe('PhotoLinkSigner', () => {
     const signer = signerAt(now);
     expect(signer.secondsLeft(1_800_000_100)).toBe(100);
     expect(signer.secondsLeft(1_799_999_000)).toBe(0);
+  });
+});
+
+describe('photoUrl with a signer', () => {
+  it('puts exp and sig after v, and the link checks out', () => {
+    const now = { ms: 1_800_000_000_000 };
+    const signer = signerAt(now);
+    const url = photoUrl(photo, { publicUrl: 'https://api.example.com/crm', signer });
+    const parsed = new URL(url);
+    expect(`${parsed.origin}${parsed.pathname}`).toBe('https://api.example.com/crm/photos/Leads/1000000000001');
+    expect([...parsed.searchParams.keys()]).toEqual(['v', 'exp', 'sig']);
+    expect(signer.check(photo, parsed.searchParams.get('exp'), parsed.searchParams.get('sig'))).toBe('valid');
+  });
+
+  it('leaves the link unsigned without one', () => {
+    expect(photoUrl(photo, { publicUrl: null, signer: null })).toBe('/photos/Leads/1000000000001?v=5000000012345');
   });
 });
