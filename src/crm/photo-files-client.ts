@@ -158,6 +158,7 @@ export class PhotoFilesClient implements PhotoFiles {
       try {
         return await handle(response, done);
       } catch (error) {
+        response.body.on('error', () => {}); // undici reports the abort we cause
         response.body.destroy();
         if (request.signal?.aborted) return { kind: 'cancelled' };
         // The CRM sent a status line and then dropped the connection: we have no answer to trust.

@@ -17,22 +17,34 @@ export function apiKeyMatcher(keys: readonly string[]): (presented: string | nul
   };
 }
 
+/** Whether a request carries a valid key: `x-api-key`, or `Authorization: Bearer <key>` when `bearer` is set. */
+export function apiKeyCheck(keys: readonly string[], options: { bearer: boolean }): (request: Request) => boolean {
+  const matches = apiKeyMatcher(keys);
+  return (request) => {
+    const header = request.headers.get('x-api-key');
+    const bearer = options.bearer ? /^Bearer[ \t]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1] : undefined;
+    return matches(header) || matches(bearer ?? null);
+  };
+}
+
+/** What a caller without a valid key is told. */
+export function apiKeyRequiredMessage(options: { bearer: boolean }): string {
+  return `A valid API key is required: send it as the x-api-key header${options.bearer ? ' or as Authorization: Bearer <key>' : ''}.`;
+}
+
 /**
  * The gateway's own callers authenticate with an API key: `x-api-key`, or (when the Authorization
  * header is not the caller's CRM token) `Authorization: Bearer <key>`. Checked before parsing, so a
  * caller without a key never reaches the CRM.
  */
 export function useApiKeys(keys: readonly string[], options: { bearer: boolean }): Plugin {
-  const matches = apiKeyMatcher(keys);
+  const hasValidKey = apiKeyCheck(keys, options);
   return {
     onRequestParse({ request }) {
-      const header = request.headers.get('x-api-key');
-      const bearer = options.bearer ? /^Bearer[ \t]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1] : undefined;
-      if (matches(header) || matches(bearer ?? null)) return;
-      throw createGraphQLError(
-        `A valid API key is required: send it as the x-api-key header${options.bearer ? ' or as Authorization: Bearer <key>' : ''}.`,
-        { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } } },
-      );
+      if (hasValidKey(request)) return;
+      throw createGraphQLError(apiKeyRequiredMessage(options), {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+      });
     },
   };
 }
