@@ -17,8 +17,8 @@ export async function checkCase(stack: ProcessStack, url: URL, hostile: HostileC
       expect(response.status, seen).toBe(expected.status);
       expect(response.headers['content-type'], seen).toMatch(/json/);
       const error = response.json?.errors?.[0];
-      expect(error?.message, seen).toEqual(expect.stringMatching(expected.message ?? /\S/));
-      expect(error?.extensions?.code, seen).toEqual(expected.code ?? expect.stringMatching(/^[A-Z_]+$/));
+      expect(error?.message, seen).toMatch(expected.message);
+      expect(error?.extensions?.code, seen).toBe(expected.code);
       break;
     }
     case 'typed':
@@ -28,11 +28,18 @@ export async function checkCase(stack: ProcessStack, url: URL, hostile: HostileC
       );
       break;
     case 'connection-closed':
-    case 'client-gone':
-      // The server closed the connection itself, promptly, answering at most a 4xx.
+      // The server closed the connection itself, promptly, answering at most a 4xx. Which of the two the client
+      // sees is a socket race: the server closes with request bytes still unread, so its reset can overtake the 400.
       expect(response.timedOut, seen).toBe(false);
       expect(response.closedByServer, seen).toBe(true);
       if (response.status !== null) expect(response.status >= 400 && response.status < 500, seen).toBe(true);
+      break;
+    case 'client-gone':
+      // The server read everything up to the client's FIN, so nothing races its answer: Node's bare 400, then the close.
+      expect(response.timedOut, seen).toBe(false);
+      expect(response.closedByServer, seen).toBe(true);
+      expect(response.status, seen).toBe(400);
+      expect(response.body, seen).toBe('');
       break;
   }
 
