@@ -8,8 +8,18 @@ import type { TransportFailure } from '../crm/photo-client.ts';
 import { IMAGE_FORMAT_LIST } from './image-sniffer.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
 
+/** What the call to the CRM's photo endpoint does: it decides the scope it needs and the words of its resolutions. */
+export type PhotoOperation = 'upload' | 'read' | 'delete';
+
+/** The scope operations that cover each photo operation, besides ALL. */
+const SCOPE_OPERATIONS: Record<PhotoOperation, string> = { upload: 'WRITE or CREATE', read: 'READ', delete: 'DELETE' };
+/** What the user was refused, for the permission resolutions. */
+const PERMISSION_TO: Record<PhotoOperation, string> = { upload: 'upload a photo', read: 'view this photo', delete: 'delete this photo' };
+
 interface ResolutionContext {
   moduleApiName: string;
+  /** Default: upload. */
+  operation?: PhotoOperation;
   /** Service mode could not obtain a token: the fix is the gateway's configuration, not the caller's header. */
   serviceTokenUnavailable?: boolean;
 }
@@ -25,12 +35,13 @@ const MEBIBYTE = 1024 * 1024;
 const RESOLUTIONS = {
   INVALID_MODULE: `Specify a valid module API name: ${STANDARD_MODULES.map((m) => m.apiName).join(', ')} or a custom module. Modules such as Documents and Projects are not supported in the API.`,
   INVALID_URL_PATTERN: 'The request URL is incorrect: check the module and record ID.',
-  OAUTH_SCOPE_MISMATCH: ({ moduleApiName }) =>
-    `The client does not have the ${requiredScopeFor(moduleApiName)} scope. Create a new client with a valid scope (ZohoCRM.modules.ALL, or ZohoCRM.modules.{module}.ALL, WRITE or CREATE).`,
-  NO_PERMISSION: 'The user does not have the permission to upload a photo. Contact your system administrator.',
+  OAUTH_SCOPE_MISMATCH: ({ moduleApiName, operation = 'upload' }) =>
+    `The client does not have the ${requiredScopeFor(moduleApiName, operation)} scope. Create a new client with a valid scope (ZohoCRM.modules.ALL, or ZohoCRM.modules.{module}.ALL or ${SCOPE_OPERATIONS[operation]}).`,
+  NO_PERMISSION: ({ operation = 'upload' }) => `The user does not have the permission to ${PERMISSION_TO[operation]}. Contact your system administrator.`,
   INTERNAL_ERROR: 'Unexpected and unhandled exception in the CRM. Try again later; if it persists, contact the CRM support team.',
   INVALID_REQUEST_METHOD: 'The CRM refused the HTTP method used for this URL. Contact the gateway maintainers.',
-  AUTHORIZATION_FAILED: 'The user does not have the permission to upload a photo. Contact your system administrator.',
+  AUTHORIZATION_FAILED: ({ operation = 'upload' }) =>
+    `The user does not have the permission to ${PERMISSION_TO[operation]}. Contact your system administrator.`,
   INVALID_DATA: 'The record ID is invalid: use the ID of an existing record of this module.',
   RECORD_LOCKED: 'Please wait until the record is unlocked, then try again.',
   FILE_SIZE_MORE_THAN_ALLOWED_SIZE: `The photo exceeds the allowed size (${MAX_PHOTO_BYTES / MEBIBYTE} MB) or the allowed resolution (${MAX_PHOTO_PIXELS / 1_000_000} MP). Upload a photo within both limits.`,
@@ -57,9 +68,11 @@ export function resolutionFor(code: CrmErrorCode, context: ResolutionContext): s
   return typeof resolution === 'string' ? resolution : resolution(context);
 }
 
-/** The scope the CRM wants for uploading a photo to a module's records. */
-export function requiredScopeFor(moduleApiName: string): string {
-  return `ZohoCRM.modules.${moduleApiName.toLowerCase()}.CREATE`;
+const REQUIRED_SCOPE_OPERATION: Record<PhotoOperation, string> = { upload: 'CREATE', read: 'READ', delete: 'DELETE' };
+
+/** The scope the CRM wants for an operation on a module's photos (default: uploading one). */
+export function requiredScopeFor(moduleApiName: string, operation: PhotoOperation = 'upload'): string {
+  return `ZohoCRM.modules.${moduleApiName.toLowerCase()}.${REQUIRED_SCOPE_OPERATION[operation]}`;
 }
 
 export type PhotoRejectionReason = 'TOO_MANY_BYTES' | 'TOO_MANY_PIXELS' | 'CRM_LIMIT' | 'UNSUPPORTED_FORMAT' | 'EMPTY';
@@ -116,6 +129,15 @@ export function invalidRecordId({ moduleApiName, recordId }: PhotoTarget): CrmFa
   };
 }
 
+/** A module name the gateway does not serve (a download URL names modules by their API names). */
+export function unknownModule(name: string): CrmFailure {
+  return {
+    kind: 'invalid-module',
+    ...base('INVALID_MODULE', `'${name.slice(0, 40)}' is not the API name of a module this gateway serves photos for.`, { moduleApiName: name }),
+    module: name,
+  };
+}
+
 export function missingCredentials(moduleApiName: string): CrmFailure {
   return { kind: 'authentication', ...base('MISSING_CREDENTIALS', 'No CRM access token came with the request.', { moduleApiName }) };
 }
@@ -162,11 +184,39 @@ export function photoRejected(defect: PhotoDefect, moduleApiName: string): CrmFa
   };
 }
 
-/** The gateway's own queue for CRM slots is full, or the wait ran out. */
+/**
+ * The record has no photo to serve (the CRM answered 204). Not a failure of the result unions (there a missing photo
+ * is `photo: null`), so its code is the download route's own, not a CrmErrorCode.
+ */
+export interface PhotoAbsence {
+  code: 'NO_PHOTO';
+  message: string;
+  resolution: string;
+}
+
+export function noPhoto({ moduleApiName, recordId }: PhotoTarget): PhotoAbsence {
+  return {
+    code: 'NO_PHOTO',
+    message: `Record ${recordId} of ${moduleApiName} has no photo.`,
+    resolution: 'Attach one with uploadRecordPhoto; RecordPhoto.url is only given for a record that has one.',
+  };
+}
+
+/** The CRM answered with something the operation cannot take: not the photo, or a code that does not apply to it. */
+export function unexpectedCrmAnswer(status: number, what: string, moduleApiName: string): CrmFailure {
+  return crmService(
+    'UNEXPECTED_RESPONSE',
+    `The CRM answered HTTP ${status} with ${what}.`,
+    { retryable: status >= 500, crmCode: null, httpStatus: status },
+    moduleApiName,
+  );
+}
+
+/** The gateway's own queue for CRM slots (shared by uploads and reads) is full, or the wait ran out. */
 export function gatewayBusy(moduleApiName: string, detail: string, retryAfterSeconds: number): CrmFailure {
   return {
     kind: 'rate-limited',
-    ...base('TOO_MANY_REQUESTS', `The gateway is at its limit of concurrent uploads to the CRM: ${detail}.`, { moduleApiName }),
+    ...base('TOO_MANY_REQUESTS', `The gateway is at its limit of concurrent calls to the CRM: ${detail}.`, { moduleApiName }),
     retryAfterSeconds,
   };
 }
@@ -204,10 +254,10 @@ function rateLimited(message: string | null, retryAfterSeconds: number | null, m
   };
 }
 
-/** Maps one CRM answer to success or to the failure its code stands for. */
-export function verdictOfCrmAnswer(answer: ReadCrmAnswer, target: PhotoTarget): CrmVerdict {
+/** Maps one CRM answer to success or to the failure its code stands for; `operation` (default upload) words the resolutions. */
+export function verdictOfCrmAnswer(answer: ReadCrmAnswer, target: PhotoTarget, operation: PhotoOperation = 'upload'): CrmVerdict {
   const { moduleApiName, recordId } = target;
-  const context = { moduleApiName };
+  const context = { moduleApiName, operation };
   const retryableStatus = answer.status >= 500;
   // 429 means "slow down" whatever code, if any, comes with it.
   if (answer.status === 429) {
@@ -246,7 +296,10 @@ export function verdictOfCrmAnswer(answer: ReadCrmAnswer, target: PhotoTarget): 
     case 'AUTHENTICATION_FAILURE':
       return { ok: false, failure: { kind: 'authentication', ...base(code, message, context) } };
     case 'OAUTH_SCOPE_MISMATCH':
-      return { ok: false, failure: { kind: 'permission-denied', ...base(code, message, context), requiredScope: requiredScopeFor(moduleApiName) } };
+      return {
+        ok: false,
+        failure: { kind: 'permission-denied', ...base(code, message, context), requiredScope: requiredScopeFor(moduleApiName, operation) },
+      };
     case 'NO_PERMISSION':
     case 'AUTHORIZATION_FAILED':
       return { ok: false, failure: { kind: 'permission-denied', ...base(code, message, context), requiredScope: null } };
@@ -274,4 +327,24 @@ export function verdictOfCrmAnswer(answer: ReadCrmAnswer, target: PhotoTarget): 
         ),
       };
   }
+}
+
+// ---- Reading records (Get Records): the same answers, judged by verdictOfCrmAnswer, worded for a read ----
+
+/** A refused Get Records call, worded for reading: the scope or permission the caller lacks is to read. */
+export function readRefused(failure: CrmFailure, moduleApiName: string): CrmFailure {
+  const resolution = resolutionFor(failure.code, { moduleApiName, operation: 'read' });
+  return failure.kind === 'permission-denied' && failure.requiredScope !== null
+    ? { ...failure, resolution, requiredScope: requiredScopeFor(moduleApiName, 'read') }
+    : { ...failure, resolution };
+}
+
+/** The CRM answered a Get Records call with success but without the records (e.g. a bare SUCCESS code). */
+export function recordsMissingFromAnswer(status: number, moduleApiName: string): CrmFailure {
+  return crmService(
+    'UNEXPECTED_RESPONSE',
+    `The CRM answered HTTP ${status} without the records asked for.`,
+    { retryable: status >= 500, crmCode: null, httpStatus: status },
+    moduleApiName,
+  );
 }

@@ -1,0 +1,81 @@
+import { readCrmAnswer } from '../crm/answers.ts';
+import type { CredentialProvider } from '../crm/credentials.ts';
+import type { PhotoFiles } from '../crm/photo-files-client.ts';
+import {
+  crmTransportFailed,
+  gatewayBusy,
+  invalidRecordId,
+  missingCredentials,
+  serviceTokenUnavailable,
+  unexpectedCrmAnswer,
+  verdictOfCrmAnswer,
+  type CrmFailure,
+} from './failures.ts';
+
+export interface PhotoDeleteRequest {
+  moduleApiName: string;
+  recordId: string;
+  callerAuthorization: string | null;
+  /** Aborted when the client goes away: the CRM request is aborted with it. */
+  signal?: AbortSignal;
+}
+
+export type PhotoDeleteOutcome =
+  | { ok: true; record: { moduleApiName: string; id: string }; message: string }
+  | { ok: false; failure: CrmFailure };
+
+/** The client went away before the CRM answered: whether the photo is gone is unknown, and no one is left to tell. */
+export class DeleteCancelledError extends Error {
+  override name = 'DeleteCancelledError';
+}
+
+const RECORD_ID = /^\d{1,19}$/;
+
+/** Removes a record's photo: the same checks as an upload, then `DELETE …/photo`, its answer judged as uploads' are. */
+export class PhotoDeleteService {
+  readonly #files: PhotoFiles;
+  readonly #credentials: CredentialProvider;
+
+  constructor(files: PhotoFiles, credentials: CredentialProvider) {
+    this.#files = files;
+    this.#credentials = credentials;
+  }
+
+  /** Rejects with a DeleteCancelledError when the client left first; any other rejection is a bug. */
+  async delete(request: PhotoDeleteRequest): Promise<PhotoDeleteOutcome> {
+    const { moduleApiName, recordId } = request;
+    const target = { moduleApiName, recordId };
+    if (!RECORD_ID.test(recordId)) return { ok: false, failure: invalidRecordId(target) };
+    const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
+    if (!credential.ok) {
+      const failure = credential.reason === 'missing' ? missingCredentials(moduleApiName) : serviceTokenUnavailable(moduleApiName, credential.detail);
+      return { ok: false, failure };
+    }
+    const reply = await this.#files.deletePhoto({
+      target,
+      authorization: credential.authorization,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    switch (reply.kind) {
+      case 'cancelled':
+        throw new DeleteCancelledError('the client went away before the CRM answered');
+      case 'queue-refused':
+        return { ok: false, failure: gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds) };
+      case 'transport-failed':
+        return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
+      case 'answered': {
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), target, 'delete');
+        if (!verdict.ok) {
+          const { failure } = verdict;
+          if (failure.code === 'INVALID_TOKEN') this.#credentials.rejected(credential.authorization);
+          // A refusal of the photo's bytes means nothing for a delete, and is no member of its result.
+          if (failure.kind === 'photo-rejected') {
+            return { ok: false, failure: unexpectedCrmAnswer(reply.answer.status, `code ${failure.code}, which does not apply to a delete`, moduleApiName) };
+          }
+          return verdict;
+        }
+        return { ok: true, record: { moduleApiName, id: recordId }, message: verdict.message };
+      }
+    }
+  }
+}
