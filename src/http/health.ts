@@ -15,12 +15,14 @@ const json = (status: number, body: unknown) =>
  */
 export function useHealthProbes(readiness: Readiness): Plugin {
   return {
-    async onRequest({ request, url, endResponse }) {
+    // Not async: every request passes through here, and only a readiness probe has anything to wait for.
+    onRequest({ request, url, endResponse }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
       if (url.pathname === '/health/live') return endResponse(json(200, { status: 'live' }));
       if (url.pathname !== '/health/ready') return;
-      const state = await readiness.check();
-      endResponse(state.ready ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason: state.reason }));
+      return readiness.check().then((state) =>
+        endResponse(state.ready ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason: state.reason })),
+      );
     },
   };
 }
