@@ -7,12 +7,16 @@ import { AccountsClient } from './crm/accounts-client.ts';
 import { PassThroughCredentials, type CredentialProvider } from './crm/credentials.ts';
 import { ServiceCredentials } from './crm/service-credentials.ts';
 import type { CrmObserver } from './crm/observer.ts';
+import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
 import { PhotoClient } from './crm/photo-client.ts';
+import { RecordsClient } from './crm/records-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
+import type { PhotoUrlSettings } from './photos/photo-url.ts';
+import { RecordPhotoReads } from './photos/read-record-photos.ts';
 import type { UploadObserver } from './photos/upload-report.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
@@ -60,6 +64,12 @@ query Schema {
 `;
 
 export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies) {
+  // One limit on concurrent CRM calls, uploads and record reads alike: the CRM counts them all.
+  const crmLimit = new ConcurrencyLimit({
+    max: config.crm.maxConcurrency,
+    maxQueue: config.crm.maxQueue,
+    timeoutMs: config.crm.queueTimeoutMs,
+  });
   const client = new PhotoClient({
     apiDomain: dependencies.crmOrigin,
     apiVersion: config.crm.apiVersion,
@@ -68,8 +78,19 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxConcurrency: config.crm.maxConcurrency,
     maxQueue: config.crm.maxQueue,
     queueTimeoutMs: config.crm.queueTimeoutMs,
+    limit: crmLimit,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
+  const records = new RecordsClient({
+    apiDomain: dependencies.crmOrigin,
+    apiVersion: config.crm.apiVersion,
+    connectTimeoutMs: config.crm.connectTimeoutMs,
+    responseTimeoutMs: config.crm.responseTimeoutMs,
+    queueTimeoutMs: config.crm.queueTimeoutMs,
+    limit: crmLimit,
+    ...(dependencies.observer ? { observer: dependencies.observer } : {}),
+  });
+  const photoUrls: PhotoUrlSettings = { publicUrl: config.publicUrl };
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
@@ -88,6 +109,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     uploadMaxMs: config.uploadMaxSeconds * 1000,
     ...(uploadObserver ? { observer: uploadObserver } : {}),
   });
+  const recordReads = new RecordPhotoReads(records, credentials);
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -130,6 +152,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       signal: request.signal,
       requestId: requestIdOf(request),
       photos,
+      // A loader per request: what one caller may see is not what the next may, so nothing is cached across requests.
+      records: recordReads.loaderFor({ callerAuthorization: request.headers.get('authorization'), signal: request.signal }),
+      photoUrls,
     }),
   });
   return {
@@ -141,11 +166,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
     crmLoad: () => client.load,
     async close() {
-      await Promise.all([client.close(), accounts?.close()]);
+      await Promise.all([client.close(), records.close(), accounts?.close()]);
     },
     /** Aborts whatever is still in flight to the CRM and the accounts server. */
     async destroy() {
-      await Promise.all([client.destroy(), accounts?.destroy()]);
+      await Promise.all([client.destroy(), records.destroy(), accounts?.destroy()]);
     },
   };
 }

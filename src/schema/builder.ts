@@ -3,6 +3,8 @@ import DirectivePlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { RecordPhotoService } from '../photos/upload-record-photo.ts';
+import type { PhotoUrlSettings } from '../photos/photo-url.ts';
+import type { RecordLoader } from '../photos/read-record-photos.ts';
 
 /** What every resolver gets: the caller's credentials as sent, and the services that do the work. */
 export interface GraphContext {
@@ -12,6 +14,10 @@ export interface GraphContext {
   /** The request's id, echoed in `x-request-id` and on every log line about it. */
   requestId: string;
   photos: RecordPhotoService;
+  /** This request's record reads, batched: one loader per request, as permissions differ from caller to caller. */
+  records: RecordLoader;
+  /** What building a photo's download URL needs. */
+  photoUrls: PhotoUrlSettings;
 }
 
 export interface BuilderTypes {

@@ -2,6 +2,7 @@ import type { CrmModule } from '../crm/modules.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
 import { badRepresentation } from './entities.ts';
+import { asksBeyondKey, existingRecord } from './record-photo.ts';
 
 export interface CrmRecordShape {
   moduleApiName: string;
@@ -20,13 +21,16 @@ export function addCrmRecord(builder: Builder, moduleEnum: CrmModuleEnum, module
   builder.asEntity(CrmRecord, {
     key: builder.selection<{ module: string; id: string }>('module id'),
     // Representations carry the enum's name (LEADS), not its internal value (Leads).
-    resolveReference: ({ module, id }) => {
+    resolveReference: ({ module, id }, context, info) => {
       // `_Any` lets anything through; the key fields are what CrmRecord serves (an enum name and an ID), as strings.
       if (typeof module !== 'string' || typeof id !== 'string') {
         throw badRepresentation('A CrmRecord representation needs its key fields module and id, each a string.');
       }
       const found = modules.find((candidate) => candidate.key === module);
-      return found ? { moduleApiName: found.apiName, id } : null;
+      if (!found) return null;
+      const record = { moduleApiName: found.apiName, id };
+      // Asked for its photo: null when the CRM does not return the record (one batched read for all of them).
+      return asksBeyondKey(info) ? existingRecord(context, record) : record;
     },
   });
   return CrmRecord;

@@ -5,6 +5,7 @@ import { createBuilder } from './builder.ts';
 import { addCrmModuleEnum } from './crm-module.ts';
 import { addCrmRecord } from './crm-record.ts';
 import { guardEntityRepresentations } from './entities.ts';
+import { addRecordPhoto } from './record-photo.ts';
 import { addUploadRecordPhoto } from './upload-record-photo.ts';
 
 /** The subgraph's executable schema for a set of CRM modules. */
@@ -13,6 +14,7 @@ export function buildSchema(modules: readonly CrmModule[]): GraphQLSchema {
   const moduleEnum = addCrmModuleEnum(builder, modules);
   const crmRecord = addCrmRecord(builder, moduleEnum, modules);
   addUploadRecordPhoto(builder, moduleEnum, crmRecord);
+  addRecordPhoto(builder, moduleEnum, crmRecord);
   builder.queryType({});
   return guardEntityRepresentations(builder.toSubGraphSchema({ linkUrl: 'https://specs.apollo.dev/federation/v2.6' }));
 }

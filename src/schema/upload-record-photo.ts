@@ -67,7 +67,10 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
               }
             },
           });
-          return outcome.ok ? outcome : outcome.failure;
+          if (!outcome.ok) return outcome.failure;
+          // A new photo, a new Record_Image: the record is read afresh if this operation asks for its photo.
+          context.records.clear({ moduleApiName: outcome.record.moduleApiName, recordId: outcome.record.id });
+          return outcome;
         } catch (error) {
           // The client's upload broke off or stalled: a request error, not a CRM outcome. Anything else is a bug.
           if (error instanceof UploadStreamError) throw uploadStreamRequestError(error);

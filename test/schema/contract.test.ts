@@ -12,6 +12,7 @@ import {
   print,
   type GraphQLNamedType,
   type GraphQLSchema,
+  type ObjectTypeExtensionNode,
   type TypeDefinitionNode,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,10 @@ import { moduleCatalog } from '../../src/crm/modules.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 
 const contract = parse(await readFile(new URL('../fixtures/contract.graphql', import.meta.url), 'utf8'));
-const definitions = contract.definitions.filter((d): d is TypeDefinitionNode => 'name' in d && d.kind !== Kind.DIRECTIVE_DEFINITION);
+// `extend type X { … }` in a later section of the contract: X must have those fields too.
+const definitions = contract.definitions.filter(
+  (d): d is TypeDefinitionNode | ObjectTypeExtensionNode => 'name' in d && d.kind !== Kind.DIRECTIVE_DEFINITION,
+);
 
 function fieldsOf(type: GraphQLNamedType): Record<string, { type: string; args: Record<string, string> }> {
   if (!isObjectType(type) && !isInterfaceType(type)) return {};
@@ -39,9 +43,10 @@ function checkContract(schema: GraphQLSchema) {
     if (!type) continue;
     switch (definition.kind) {
       case Kind.OBJECT_TYPE_DEFINITION:
+      case Kind.OBJECT_TYPE_EXTENSION:
       case Kind.INTERFACE_TYPE_DEFINITION: {
-        const kind = definition.kind === Kind.OBJECT_TYPE_DEFINITION ? isObjectType(type) : isInterfaceType(type);
-        expect(kind, `${name} is ${definition.kind === Kind.OBJECT_TYPE_DEFINITION ? 'an object' : 'an interface'} type`).toBe(true);
+        const object = definition.kind !== Kind.INTERFACE_TYPE_DEFINITION;
+        expect(object ? isObjectType(type) : isInterfaceType(type), `${name} is ${object ? 'an object' : 'an interface'} type`).toBe(true);
         const actual = fieldsOf(type);
         for (const field of definition.fields ?? []) {
           const fieldName = `${name}.${field.name.value}`;
