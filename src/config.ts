@@ -42,12 +42,21 @@ export interface GatewayConfig {
   telemetry: TelemetrySettings;
   /** PUBLIC_URL: where clients reach the gateway (origin and optional path prefix, no trailing slash); null: links are path-relative. */
   publicUrl: string | null;
+  /** Signed photo links (service mode with PHOTO_URL_SECRET); null: photo URLs need the caller's headers. */
+  photoLinks: PhotoLinkSettings | null;
   /** GraphiQL at /graphql (GRAPHIQL, default true). */
   graphiql: boolean;
   /** Introspection and "Did you mean …" suggestions: always outside production, in production as GraphiQL. */
   introspection: boolean;
   /** What every operation must keep to before it runs. */
   operationLimits: OperationLimits;
+}
+
+export interface PhotoLinkSettings {
+  /** PHOTO_URL_SECRET: the HMAC key, 32 bytes or more. Never logged, never echoed in a message. */
+  secret: string;
+  /** PHOTO_URL_TTL_SECONDS: the least a link lives (links fall on TTL boundaries, so at most twice that). */
+  ttlSeconds: number;
 }
 
 export interface OperationLimits {
@@ -129,6 +138,22 @@ function publicUrl(env: Env): string | null {
     throw new ConfigError('PUBLIC_URL', `must be an origin and optional path prefix, with no query or fragment, got '${raw}'`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** PHOTO_URL_SECRET signs photo links; only service mode has a token to fetch a linked photo with later. */
+function photoLinks(env: Env, serviceMode: boolean): PhotoLinkSettings | null {
+  const ttlSeconds = integer(env, 'PHOTO_URL_TTL_SECONDS', 3_600, 1, 31_536_000);
+  // Not trimmed or echoed: the secret is taken exactly as set.
+  const secret = env['PHOTO_URL_SECRET'];
+  if (secret === undefined || secret === '') return null;
+  if (!serviceMode) {
+    throw new ConfigError(
+      'PHOTO_URL_SECRET',
+      'only applies in service mode (ZOHO_CLIENT_ID/SECRET/REFRESH_TOKEN): in pass-through mode the gateway has no CRM token to serve a signed link with',
+    );
+  }
+  if (Buffer.byteLength(secret, 'utf8') < 32) throw new ConfigError('PHOTO_URL_SECRET', 'must be at least 32 bytes long');
+  return { secret, ttlSeconds };
 }
 
 function flag(env: Env, name: string, fallback = false): boolean {
@@ -258,6 +283,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
     uploadMaxSeconds: integer(env, 'UPLOAD_MAX_SECONDS', 300, 1, 86_400),
     telemetry: telemetry(env, options.isTerminal ?? false),
     publicUrl: publicUrl(env),
+    photoLinks: photoLinks(env, credentials !== null),
     graphiql,
     introspection: !production || graphiql,
     operationLimits: {
