@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { png, withPadding } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
 import { startStack, type Stack } from '../support/stack.ts';
-import { startNotesSubgraph, type NotesSubgraph } from './fixtures/notes-subgraph.ts';
+import { RECENT_NOTES, startNotesSubgraph, type NotesSubgraph } from './fixtures/notes-subgraph.ts';
+import { postJson } from './support/graphql-http.ts';
 import { postMultipart } from './support/multipart.ts';
 import { startRecordingProxy, type RecordingProxy } from './support/recording-proxy.ts';
 import { startRouter, type Router } from './support/router.ts';
@@ -127,6 +128,40 @@ describe('through a Hive Gateway router', () => {
     expect(photosWire.requests[0]?.headers['apollo-require-preflight']).toBeUndefined();
     expect(await stack.crm.requests()).toEqual([]);
     expect(await stack.crm.photo('Leads', '1000000000001')).toBeNull();
+  });
+});
+
+describe('photos of records another subgraph lists', () => {
+  const RECENT_NOTES_WITH_PHOTOS = /* GraphQL */ `
+    query RecentNotesWithPhotos {
+      recentNotes { text record { module id photo { version url } } }
+    }
+  `;
+
+  it('resolves record { photo { url } } for a list of notes with one CRM read', async () => {
+    await stack.crm.addToken('router-client-token', ['ZohoCRM.modules.ALL']);
+    await uploadThroughRouter(png(8, 8), { module: 'LEADS', recordId: '1000000000002' });
+    const { recordImage } = (await stack.crm.photo('Leads', '1000000000002'))!;
+    const before = (await stack.crm.requests()).length;
+    photosWire.requests.length = 0;
+
+    const answer = await postJson<{ recentNotes: { text: string; record: { module: string; id: string; photo: { version: string; url: string } | null } }[] }>(
+      router.url,
+      RECENT_NOTES_WITH_PHOTOS,
+      {},
+      { authorization: CLIENT_HEADERS.authorization },
+    );
+    expect(answer.body.errors).toBeUndefined();
+    const photo = { version: recordImage, url: `/photos/Leads/1000000000002?v=${recordImage}` };
+    expect(answer.body.data?.recentNotes).toEqual(
+      RECENT_NOTES.map(({ text, record }) => ({ text, record: { ...record, photo: record.id === '1000000000002' ? photo : null } })),
+    );
+
+    // the router asked our subgraph once for all the records, and our subgraph asked the CRM once for all of them
+    expect(photosWire.requests.map((request) => request.method)).toEqual(['POST']);
+    const reads = (await stack.crm.requests()).slice(before);
+    expect(reads.map((entry) => [entry.method, entry.path, entry.authorization])).toEqual([['GET', '/crm/v7/Leads', CLIENT_HEADERS.authorization]]);
+    expect(reads[0]!.query.ids!.split(',').sort()).toEqual([...new Set(RECENT_NOTES.map(({ record }) => record.id))].sort());
   });
 });
 
