@@ -1,5 +1,6 @@
 /** The one results table, the targets with PASS/MISS, and RESULTS.md around them. */
 import type { CellOutcome, PathKind } from './cells.ts';
+import type { ReadCellOutcome } from './read-cell.ts';
 import { machineLines, type Machine } from './machine.ts';
 import type { Revision } from './revision.ts';
 import type { Settings } from './settings.ts';
@@ -11,6 +12,8 @@ export interface Report {
   revision: Revision;
   settings: Settings;
   cells: CellOutcome[];
+  /** The read cell: `_entities` for 100 records against one Get Records call straight to the sink. */
+  reads?: ReadCellOutcome;
   durationS: number;
 }
 
@@ -164,7 +167,32 @@ export function evaluateTargets(report: Report): Target[] {
       pass: fb ? fb.p99 <= 50 : null,
     });
   }
+  const { reads } = report;
+  const readRatio = reads ? ratio(reads.gateway.p50Ms, reads.direct.p50Ms) : Number.NaN;
+  targets.push({
+    name: `read: p50 of \`_entities\` for ${reads?.records ?? 100} records through the gateway ≤ 1.3 × one Get Records call straight to the sink`,
+    measured: reads
+      ? `${times(readRatio)} (${sig(reads.gateway.p50Ms)} ms vs ${sig(reads.direct.p50Ms)} ms; the same \`_entities\` asking only for \`id\`, no CRM call: ${sig(reads.keysOnly.p50Ms)} ms)`
+      : 'not measured',
+    pass: reads ? readRatio <= 1.3 : null,
+  });
+  targets.push({
+    name: `read: exactly 1 CRM call for \`_entities\` of ${reads?.records ?? 100} records`,
+    measured: reads ? `${reads.crmCallsPerRequest[0]}–${reads.crmCallsPerRequest[1]} Get Records calls per request over ${reads.requests} requests` : 'not measured',
+    pass: reads ? reads.crmCallsPerRequest[0] === 1 && reads.crmCallsPerRequest[1] === 1 : null,
+  });
   return targets;
+}
+
+/** The read cell as a small table of its own. */
+export function renderReads(reads: ReadCellOutcome): string {
+  return [
+    `| path (\`_entities\` for ${reads.records} records, concurrency 1, ${reads.requests} requests each) | latency p50 · p99 ms | CRM calls per request |`,
+    '|:--|--:|--:|',
+    `| gateway, \`photo { version url }\` | ${sig(reads.gateway.p50Ms)} · ${sig(reads.gateway.p99Ms)} | ${reads.crmCallsPerRequest[0]}–${reads.crmCallsPerRequest[1]} |`,
+    `| gateway, \`id\` only | ${sig(reads.keysOnly.p50Ms)} · ${sig(reads.keysOnly.p99Ms)} | 0 |`,
+    `| one Get Records call straight to the sink | ${sig(reads.direct.p50Ms)} · ${sig(reads.direct.p99Ms)} | 1 |`,
+  ].join('\n');
 }
 
 export function renderTargets(targets: Target[]): string {
@@ -206,6 +234,7 @@ export function renderMarkdown(report: Report, targets: Target[], notes: string[
     '',
     renderTable(report.cells),
     '',
+    ...(report.reads ? ['### Reads', '', renderReads(report.reads), ''] : []),
     '## Targets',
     '',
     renderTargets(targets),

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { runCell, PATH_LABELS, type CellOutcome, type CellRequest, type PathKind, type Rig } from './cells.ts';
 import { Child, ChildDiedError, killAllNow, stopAll } from './children.ts';
 import { describeMachine } from './machine.ts';
+import { runReadCell } from './read-cell.ts';
 import { describeRevision } from './revision.ts';
 import { idleRss } from './proc.ts';
 import { evaluateTargets, renderMarkdown, renderTable, renderTargets, type Report } from './report.ts';
@@ -95,6 +96,12 @@ async function bench(settings: Settings): Promise<Report> {
       }
     }
   }
+  // Reads: `_entities` for 100 records through the gateway against one Get Records call straight to the sink.
+  const reads = await runReadCell(gateway, sink);
+  progress(
+    `read cell: _entities for ${reads.records} records p50 ${sig(reads.gateway.p50Ms)} ms (id only ${sig(reads.keysOnly.p50Ms)} ms), ` +
+      `Get Records direct p50 ${sig(reads.direct.p50Ms)} ms, CRM calls per request ${reads.crmCallsPerRequest.join('–')}`,
+  );
   await gateway.child.stop();
   await raw.child.stop();
   await yoga.child.stop();
@@ -139,7 +146,7 @@ async function bench(settings: Settings): Promise<Report> {
   }
   await load.stop();
   await sink.child.stop();
-  return { machine, revision, settings, cells, durationS: (performance.now() - startedAt) / 1000 };
+  return { machine, revision, settings, cells, reads, durationS: (performance.now() - startedAt) / 1000 };
 }
 
 function one(path: MeasuredPath, server: Server, size: number, settings: Settings): CellRequest {

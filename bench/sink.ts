@@ -1,7 +1,9 @@
 /**
  * The CRM sink: answers `POST /crm/v{n}/{Module}/{id}/photo` with the CRM's SUCCESS JSON once the multipart body
  * is drained (at once, or after the delay set over IPC). It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
- * name, for the load generator's time-to-first-byte figure. Forked by run.ts; answers over IPC.
+ * name, for the load generator's time-to-first-byte figure. It also answers Get Records
+ * (`GET /crm/v{n}/{Module}?ids=…&fields=Record_Image`: every id a record with a Record_Image) and counts those calls.
+ * Forked by run.ts; answers over IPC.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +21,8 @@ export interface SinkArrival {
 export interface SinkStats {
   requests: number;
   bodyBytes: number;
+  /** Get Records calls answered. */
+  recordReads: number;
 }
 
 const SUCCESS = Buffer.from(
@@ -33,7 +37,8 @@ const MAX_ARRIVALS = 200_000;
 const arrivals = new Map<number, SinkArrival>();
 /** How long the CRM takes to answer once the body is in (a real one stores and resizes the photo); 0 by default. */
 let answerDelayMs = 0;
-const stats: SinkStats = { requests: 0, bodyBytes: 0 };
+const stats: SinkStats = { requests: 0, bodyBytes: 0, recordReads: 0 };
+const RECORDS_PATH = /^\/crm\/v\d+\/[^/?]+\?/;
 
 function answer(res: ServerResponse, status: number, body: Buffer): void {
   res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': body.length });
@@ -45,7 +50,24 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, code:
   req.once('end', () => answer(res, status, Buffer.from(JSON.stringify({ code, details: {}, message: code, status: 'error' }))));
 }
 
+/** Get Records: each id asked for is a record whose Record_Image is `bench-{id}`; 400 without ids and fields. */
+function getRecords(req: IncomingMessage, res: ServerResponse): void {
+  const query = new URL(req.url ?? '/', 'http://sink.invalid').searchParams;
+  const ids = (query.get('ids') ?? '').split(',').filter(Boolean);
+  if (ids.length === 0 || ids.length > 100 || query.get('fields') !== 'Record_Image') return refuse(req, res, 400, 'INVALID_DATA');
+  req.resume();
+  req.once('end', () => {
+    stats.recordReads++;
+    const data = ids.map((id) => ({ Record_Image: `bench-${id}`, id }));
+    answer(res, 200, Buffer.from(JSON.stringify({ data, info: { per_page: 200, count: data.length, page: 1, more_records: false } })));
+  });
+}
+
 function handle(req: IncomingMessage, res: ServerResponse): void {
+  if (req.method === 'GET' && RECORDS_PATH.test(req.url ?? '')) {
+    if (!/^Zoho-oauthtoken \S+$/.test(req.headers.authorization ?? '')) return refuse(req, res, 401, 'INVALID_TOKEN');
+    return getRecords(req, res);
+  }
   if (req.method !== 'POST' || !PHOTO_PATH.test(req.url ?? '')) return refuse(req, res, 404, 'INVALID_URL_PATTERN');
   if (!/^Zoho-oauthtoken \S+$/.test(req.headers.authorization ?? '')) return refuse(req, res, 401, 'INVALID_TOKEN');
   const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(req.headers['content-type'] ?? '');

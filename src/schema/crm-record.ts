@@ -7,6 +7,8 @@ import { asksBeyondKey, existingRecord } from './record-photo.ts';
 export interface CrmRecordShape {
   moduleApiName: string;
   id: string;
+  /** Set once the record has been read from the CRM: its photo's version (null: none). */
+  photoVersion?: string | null;
 }
 
 export function addCrmRecord(builder: Builder, moduleEnum: CrmModuleEnum, modules: readonly CrmModule[]) {

@@ -33,9 +33,14 @@ export async function recordState(context: GraphContext, record: CrmRecordShape)
   }
 }
 
+/** The record if the CRM returns it, with its photo's version (so `photo` need not ask again); else null. */
 export async function existingRecord(context: GraphContext, record: CrmRecordShape): Promise<CrmRecordShape | null> {
-  return (await recordState(context, record)).found ? record : null;
+  const state = await recordState(context, record);
+  return state.found ? { ...record, photoVersion: state.photoVersion } : null;
 }
+
+const photoOf = (record: CrmRecordShape, version: string | null): PhotoRef | null =>
+  version === null ? null : { moduleApiName: record.moduleApiName, recordId: record.id, version };
 
 const KEY_FIELDS = new Set(['__typename', 'module', 'id']);
 const RECORD_TYPES = new Set(['CrmRecord', '_Entity']);
@@ -91,11 +96,11 @@ export function addRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum, crmR
       type: RecordPhoto,
       nullable: true,
       description: "The record's photo; null when it has none. Loaded in batches: one CRM call per module for up to 100 records.",
-      resolve: async (record, _args, context): Promise<PhotoRef | null> => {
-        const state = await recordState(context, record);
-        if (!state.found || state.photoVersion === null) return null;
-        return { moduleApiName: record.moduleApiName, recordId: record.id, version: state.photoVersion };
-      },
+      // Already read (crmRecord, _entities): no promise per record. Otherwise (an upload's record): read, batched.
+      resolve: (record, _args, context) =>
+        record.photoVersion !== undefined
+          ? photoOf(record, record.photoVersion)
+          : recordState(context, record).then((state) => (state.found ? photoOf(record, state.photoVersion) : null)),
     }),
   );
 
