@@ -479,7 +479,7 @@ describe('faults on the token endpoint (target: accounts)', () => {
   it.each([
     [{ kind: 'internal-error', target: 'oauth' }, `fault field 'target' must be one of api, accounts, got "oauth"`],
     [{ kind: 'internal-error', target: 7 }, `fault field 'target' must be one of api, accounts, got 7`],
-    [{ kind: 'early-reject', target: 'accounts' }, `fault kind 'early-reject' does not apply to target 'accounts' (allowed: latency, internal-error, rate-limit, hang, reset-mid-body, html, empty-body, respond)`],
+    [{ kind: 'early-reject', target: 'accounts' }, `fault kind 'early-reject' does not apply to target 'accounts' (allowed: latency, internal-error, rate-limit, hang, reset-mid-body, html, empty-body, respond, trickle-answer, endless-answer)`],
     [{ kind: 'hang', target: 'accounts', match: { module: 'Leads' } }, `fault field 'match' does not apply to target 'accounts'`],
     [{ kind: 'rate-limit', target: 'accounts', retryAfter: '5' }, `fault field 'retryAfter' does not apply to target 'accounts'`],
     [{ kind: 'hang', target: 'accounts', status: 500 }, `fault field 'status' does not apply to kind 'hang' (allowed: kind, target, times)`],
