@@ -11,5 +11,7 @@ export default defineConfig({
     exclude: [],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    maxWorkers: undefined,
+    isolate: true,
   },
 });

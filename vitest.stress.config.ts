@@ -11,5 +11,6 @@ export default defineConfig({
     include: STRESS_TESTS,
     exclude: [],
     fileParallelism: false,
+    isolate: true,
   },
 });
