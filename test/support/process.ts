@@ -5,6 +5,11 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The project's pinned Node, the one npm scripts run on. */
 export const NODE = `${PROJECT_ROOT}node_modules/.bin/node`;
+/**
+ * Node's on-disk compile cache, for processes started from this checkout: a start of `node src/main.ts` after the
+ * first skips most of the parsing and compiling (a third of its CPU time), which adds up over a suite of them.
+ */
+export const COMPILE_CACHE = `${PROJECT_ROOT}node_modules/.cache/node-compile-cache`;
 
 export interface Started {
   child: ChildProcess;
@@ -17,9 +22,15 @@ export interface Started {
 }
 
 export function start(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Started {
+  const cwd = options.cwd ?? PROJECT_ROOT;
   const child = spawn(command, args, {
-    cwd: options.cwd ?? PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ...(cwd === PROJECT_ROOT ? { NODE_COMPILE_CACHE: COMPILE_CACHE } : {}),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
