@@ -16,6 +16,8 @@ export interface CrmSettings {
   maxConcurrency: number;
   maxQueue: number;
   queueTimeoutMs: number;
+  /** Calls one caller may have in flight to the CRM or waiting for a slot; one more is refused. */
+  maxConcurrencyPerCaller: number;
 }
 
 export interface GatewayConfig {
@@ -304,6 +306,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
       maxConcurrency: integer(env, 'CRM_MAX_CONCURRENCY', 10, 1, 1_000),
       maxQueue: integer(env, 'CRM_MAX_QUEUE', 100, 0, 100_000),
       queueTimeoutMs: integer(env, 'CRM_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
+      maxConcurrencyPerCaller: integer(env, 'CRM_MAX_CONCURRENCY_PER_CALLER', 3, 1, 1_000),
     },
   };
 }

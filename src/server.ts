@@ -13,6 +13,7 @@ import { RecordsClient } from './crm/records-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
+import { callerIdentity } from './http/caller-identity.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import type { PhotoUrlSettings } from './photos/photo-url.ts';
@@ -69,7 +70,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     max: config.crm.maxConcurrency,
     maxQueue: config.crm.maxQueue,
     timeoutMs: config.crm.queueTimeoutMs,
+    maxPerCaller: config.crm.maxConcurrencyPerCaller,
   });
+  const callerOf = callerIdentity({ serviceMode: config.serviceCredentials !== null, apiKeys: config.apiKeys });
   const client = new PhotoClient({
     apiDomain: dependencies.crmOrigin,
     apiVersion: config.crm.apiVersion,
@@ -147,8 +150,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       // Last: it sees which request parser, if any, the plugins before it chose.
       useRequestErrorCodes(),
     ],
-    context: ({ request }) => ({
+    context: ({ request, req }) => ({
       callerAuthorization: request.headers.get('authorization'),
+      caller: () => callerOf(request, req?.socket.remoteAddress),
       signal: request.signal,
       requestId: requestIdOf(request),
       photos,

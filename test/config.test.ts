@@ -197,6 +197,7 @@ describe('limits on hostile callers', () => {
     const config = loadConfig({});
     expect(config.uploadMinBytesPerSecond).toBe(1024);
     expect(config.uploadMaxSeconds).toBe(300);
+    expect(config.crm.maxConcurrencyPerCaller).toBe(3);
   });
 
   it('takes 0 for no rate floor', () => {
@@ -207,6 +208,7 @@ describe('limits on hostile callers', () => {
     [{ UPLOAD_MIN_BYTES_PER_SECOND: '1k' }, 'UPLOAD_MIN_BYTES_PER_SECOND'],
     [{ UPLOAD_MAX_SECONDS: '0' }, 'UPLOAD_MAX_SECONDS'],
     [{ UPLOAD_MAX_SECONDS: '86401' }, 'UPLOAD_MAX_SECONDS'],
+    [{ CRM_MAX_CONCURRENCY_PER_CALLER: '0' }, 'CRM_MAX_CONCURRENCY_PER_CALLER'],
   ])('refuses %j, naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must be a whole number`));

@@ -33,6 +33,8 @@ export interface PhotoUploadRequest {
   file: FilePart;
   /** Aborted when the caller no longer wants the answer (its client left, the server is shutting down). */
   signal?: AbortSignal;
+  /** Who is calling (a hash, never a secret), for its share of the CRM slots; absent: not counted. */
+  caller?: string;
 }
 
 export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
@@ -136,7 +138,7 @@ export class PhotoClient implements PhotoUploader {
     const queueStart = performance.now();
     let release: () => void;
     try {
-      release = await this.#limit.acquire(request.signal);
+      release = await this.#limit.acquire(request.signal, request.caller);
     } catch (error) {
       const queuedMs = performance.now() - queueStart;
       observer?.slotWaitEnded?.(queuedMs, false);

@@ -28,6 +28,22 @@ export async function readPhotoHead(reader: StreamReader, lookaheadBytes: number
   }
 }
 
+/**
+ * Reads on from the head until `lookaheadBytes` are in hand or the file ends. The CRM call, and the slot it holds,
+ * start only after this: a client that sends a valid header and then stalls holds no slot. Memory stays the look-ahead.
+ */
+export async function readLookahead(head: Buffer, reader: StreamReader, lookaheadBytes: number): Promise<Buffer[]> {
+  const chunks = [head];
+  let size = head.length;
+  while (size < lookaheadBytes) {
+    const chunk = await reader.read();
+    if (chunk === null) break;
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return chunks;
+}
+
 /** The upload ran past the photo limit: whoever consumes the content stops, and the photo is refused. */
 export class PhotoTooLargeError extends Error {
   override name = 'PhotoTooLargeError';
@@ -39,16 +55,21 @@ export interface PhotoContent {
   readonly byteSize: number;
 }
 
-/** The head, then the rest of the upload, counted: past `maxBytes` it throws, which aborts whatever consumes it. */
-export function photoContent(head: Buffer, reader: StreamReader, maxBytes: number): PhotoContent {
+/** The head's chunks, then the rest of the upload, counted: past `maxBytes` it throws, which aborts whatever consumes it. */
+export function photoContent(head: readonly Buffer[], reader: StreamReader, maxBytes: number): PhotoContent {
   const state = { byteSize: 0 };
+  const count = (chunk: Buffer) => {
+    if (state.byteSize + chunk.length > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
+    state.byteSize += chunk.length;
+  };
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    let chunk: Buffer | null = head;
-    while (chunk !== null) {
-      if (state.byteSize + chunk.length > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
-      state.byteSize += chunk.length;
+    for (const chunk of head) {
+      count(chunk);
       yield chunk;
-      chunk = await reader.read();
+    }
+    for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
+      count(chunk);
+      yield chunk;
     }
   }
   return {

@@ -16,7 +16,7 @@ import {
 import { cleanFilename } from './filename.ts';
 import type { ImageInfo } from './image-sniffer.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
-import { PhotoTooLargeError, photoContent, readPhotoHead } from './photo-stream.ts';
+import { PhotoTooLargeError, photoContent, readLookahead, readPhotoHead } from './photo-stream.ts';
 import { StreamReader, UploadStreamError } from './stream-reader.ts';
 import type { UploadObserver, UploadReport } from './upload-report.ts';
 
@@ -35,6 +35,8 @@ export interface RecordPhotoRequest {
   file: () => Promise<IncomingFile>;
   /** Aborted when the client goes away: anything under way for it stops. */
   signal?: AbortSignal;
+  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
+  caller?: string;
   /** The transport's id for this request, for the upload's report. */
   requestId?: string;
 }
@@ -152,13 +154,16 @@ export class RecordPhotoService {
     }
 
     const filename = cleanFilename(file.filename, image.mimeType);
-    const content = photoContent(head.bytes, reader, MAX_PHOTO_BYTES);
+    // The slot is taken as late as streaming allows: once the look-ahead is in (or the whole file, if smaller).
+    const lookahead = await readLookahead(head.bytes, reader, SNIFF_LOOKAHEAD_BYTES);
+    const content = photoContent(lookahead, reader, MAX_PHOTO_BYTES);
     const reply = await this.#client.uploadPhoto({
       target: { moduleApiName, recordId },
       restrictWorkflow: request.restrictWorkflow,
       authorization,
       file: { filename, contentType: image.mimeType, content: content.chunks },
       ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.caller ? { caller: request.caller } : {}),
     });
     progress.bytesForwarded = content.byteSize;
     progress.queuedMs = reply.timings?.queuedMs ?? null;

@@ -11,6 +11,8 @@ export interface GraphContext {
   callerAuthorization: string | null;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** Who is calling, for its share of the CRM slots: a keyed hash of its credential, else its address. */
+  caller: () => string;
   /** The request's id, echoed in `x-request-id` and on every log line about it. */
   requestId: string;
   photos: RecordPhotoService;

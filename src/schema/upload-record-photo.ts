@@ -54,6 +54,7 @@ export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum
             restrictWorkflow: args.restrictWorkflow === true,
             callerAuthorization: context.callerAuthorization,
             signal: context.signal,
+            caller: context.caller(),
             requestId: context.requestId,
             file: async () => {
               try {

@@ -70,7 +70,8 @@ describe('service mode', () => {
   });
 
   it('refreshes once for 100 concurrent uploads at expiry', async () => {
-    const target = await serviceStack({ CRM_MAX_QUEUE: '200' });
+    // One API key is one caller: its share of the slots is lifted so all 100 can queue.
+    const target = await serviceStack({ CRM_MAX_QUEUE: '200', CRM_MAX_CONCURRENCY_PER_CALLER: '200' });
     await target.crm.accounts({ accessTokenTtlSeconds: 2 });
     expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
     vi.setSystemTime(Date.now() + 2_100);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REFRESH_TOKEN } from '../../emulator/accounts.ts';
 import { png, withPadding } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts } from '../support/raw-multipart.ts';
 import { slowUpload, type SlowUploadResult } from '../support/slow-client.ts';
@@ -89,5 +90,93 @@ describe('UPLOAD_MAX_SECONDS: a ceiling on one upload', () => {
     expect(held).toHaveLength(1);
     expect(held[0]!.state).toBe('aborted');
     expect(held[0]!.heldMs).toBeLessThan(3_000);
+  });
+});
+
+describe('slots are taken as late as streaming allows', () => {
+  it('a caller that sends a valid header and then stalls holds no CRM slot', async () => {
+    stack = await startStack({
+      CRM_MAX_CONCURRENCY: '1',
+      CRM_QUEUE_TIMEOUT_MS: '1000',
+      UPLOAD_IDLE_TIMEOUT_MS: '3000',
+      UPLOAD_MIN_BYTES_PER_SECOND: '0',
+    });
+    // A PNG header and 1 KiB, then a byte every 500 ms: the sniffer is satisfied, the look-ahead never fills.
+    const stalling = slowUpload(stack.url, { lead: withPadding(png(16, 16), 1024), trickle: { bytes: 1, everyMs: 500 }, giveUpAfterMs: 2_500 });
+    await sleep(300);
+    const honest = resultOf(await uploadPhoto(stack.url, { file: png(8, 8), recordId: '1000000000002' }));
+    const held = await crmHoldTimes(stack);
+    await stalling;
+    expect(honest.__typename).toBe('UploadRecordPhotoSuccess');
+    // The CRM only ever saw the honest upload.
+    expect(held).toHaveLength(1);
+    expect(held[0]!.state).toBe('answered');
+  });
+});
+
+describe('CRM_MAX_CONCURRENCY_PER_CALLER: one caller cannot take every slot', () => {
+  const OTHER_TOKEN = 'another-callers-token';
+
+  it('pass-through: a caller past its share is refused at once, and another caller still gets a slot', async () => {
+    stack = await startStack({
+      CRM_MAX_CONCURRENCY: '3',
+      CRM_MAX_CONCURRENCY_PER_CALLER: '2',
+      CRM_QUEUE_TIMEOUT_MS: '1000',
+      UPLOAD_IDLE_TIMEOUT_MS: '5000',
+      UPLOAD_MIN_BYTES_PER_SECOND: '0',
+    });
+    await stack.crm.addToken(OTHER_TOKEN, ['ZohoCRM.modules.ALL']);
+    // One caller opens three slow uploads, each past the look-ahead; the same token as Bearer is the same caller.
+    const hogHeaders: Record<string, string>[] = [{}, {}, { authorization: 'Bearer emulator-token' }];
+    const hog = hogHeaders.map((headers, i) =>
+      slowUpload(stack!.url, { lead: LEAD, trickle: { bytes: 1024, everyMs: 100 }, giveUpAfterMs: 2_500, recordId: String(1_000_000_000_003 + i), headers }),
+    );
+    await stack.crm.waitFor((log) => log.length >= 2);
+    await sleep(300);
+    const other = resultOf(await uploadPhoto(stack.url, { file: png(8, 8), authorization: `Zoho-oauthtoken ${OTHER_TOKEN}` }));
+    const hogResults = await Promise.all(hog);
+
+    expect(other.__typename).toBe('UploadRecordPhotoSuccess');
+    const refused = hogResults.filter((r) => r.json?.data?.uploadRecordPhoto?.__typename === 'RateLimitedError');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.json?.data?.uploadRecordPhoto).toMatchObject({
+      code: 'TOO_MANY_REQUESTS',
+      message: expect.stringContaining('this caller already has 2 calls'),
+      retryAfterSeconds: expect.any(Number),
+    });
+    expect(refused[0]!.elapsedMs).toBeLessThan(1_000);
+    // The other two kept their slots until they gave up.
+    expect(hogResults.filter((r) => r.status === null)).toHaveLength(2);
+  });
+
+  it('service mode: each API key is a caller of its own', async () => {
+    const keyA = 'service-caller-a-0123456789';
+    const keyB = 'service-caller-b-0123456789';
+    stack = await startStack({
+      ZOHO_CLIENT_ID: EMULATOR_CLIENT_ID,
+      ZOHO_CLIENT_SECRET: EMULATOR_CLIENT_SECRET,
+      ZOHO_REFRESH_TOKEN: EMULATOR_REFRESH_TOKEN,
+      GATEWAY_API_KEYS: `${keyA},${keyB}`,
+      CRM_MAX_CONCURRENCY: '2',
+      CRM_MAX_CONCURRENCY_PER_CALLER: '1',
+      CRM_QUEUE_TIMEOUT_MS: '1000',
+      UPLOAD_IDLE_TIMEOUT_MS: '5000',
+      UPLOAD_MIN_BYTES_PER_SECOND: '0',
+    });
+    const asA = { authorization: '', 'x-api-key': keyA };
+    const first = slowUpload(stack.url, { lead: LEAD, trickle: { bytes: 1024, everyMs: 100 }, giveUpAfterMs: 2_000, headers: asA });
+    await stack.crm.waitFor((log) => log.length === 1);
+    // The same key as Bearer, with a junk x-api-key beside it, is still caller A.
+    const second = await slowUpload(stack.url, {
+      lead: LEAD,
+      trickle: { bytes: 1024, everyMs: 100 },
+      giveUpAfterMs: 2_000,
+      headers: { authorization: `Bearer ${keyA}`, 'x-api-key': 'not-a-key-at-all-0123456789' },
+    });
+    const body = multipartBody([...uploadParts({ recordId: '1000000000002' }), { name: '0', filename: 'b.png', contentType: 'image/png', data: png(8, 8) }]);
+    const asB = await postRaw(stack.url, { body, headers: { authorization: '', 'x-api-key': keyB } });
+    await first;
+    expect(second.json?.data?.uploadRecordPhoto).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS' });
+    expect(asB.json?.data?.uploadRecordPhoto?.__typename).toBe('UploadRecordPhotoSuccess');
   });
 });

@@ -3,11 +3,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmAnswer } from '../../src/crm/answers.ts';
 import { PassThroughCredentials, type CredentialProvider, type CrmCredential } from '../../src/crm/credentials.ts';
 import type { PhotoUploader, PhotoUploadReply, PhotoUploadRequest, TransportFailure } from '../../src/crm/photo-client.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from '../../src/photos/limits.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from '../../src/photos/limits.ts';
 import { PhotoTooLargeError } from '../../src/photos/photo-stream.ts';
 import { UploadStreamError } from '../../src/photos/stream-reader.ts';
 import { RecordPhotoService, type IncomingFile, type RecordPhotoRequest } from '../../src/photos/upload-record-photo.ts';
-import { jpeg, pdf, png, setPngDimensions } from '../fixtures/images.ts';
+import { jpeg, pdf, png, setPngDimensions, withPadding } from '../fixtures/images.ts';
 
 const IDLE_MS = 1_000;
 
@@ -227,7 +227,8 @@ describe('RecordPhotoService: the client upload fails', () => {
     uploader.onChunk = (_chunk, index) => {
       if (index === 0) stream.destroy(broken);
     };
-    stream.write(Buffer.from(png(8, 8)));
+    // The CRM is called once the look-ahead is in: send that much before breaking off.
+    stream.write(Buffer.from(withPadding(png(8, 8), SNIFF_LOOKAHEAD_BYTES)));
     const error = await rejectionOf(service(uploader).upload(request({ filename: 'a.png', stream })));
 
     expect(error).toBeInstanceOf(UploadStreamError);
@@ -245,7 +246,8 @@ describe('RecordPhotoService: the client upload fails', () => {
     uploader.onChunk = (_chunk, index) => {
       if (index === 0) firstChunk();
     };
-    stream.write(Buffer.from(png(8, 8)));
+    // The CRM is called once the look-ahead is in: send that much, then nothing.
+    stream.write(Buffer.from(withPadding(png(8, 8), SNIFF_LOOKAHEAD_BYTES)));
     let settled: unknown = 'pending';
     const upload = service(uploader).upload(request({ filename: 'a.png', stream }));
     upload.then(
