@@ -3,8 +3,11 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
-/** Long runs — the soak, the hostile multipart corpus, exhaustive replays — run in `npm run test:stress`, not `npm test`. */
-export const STRESS_TESTS = ['test/soak/**/*.test.ts', 'test/hostile/**/*.test.ts', 'test/**/*.stress.test.ts'];
+/**
+ * Long runs — the soak, the hostile multipart corpus, the Dockerfile replayed (a production install and a full
+ * compile), exhaustive replays (*.stress.test.ts) — run in `npm run test:stress`, not `npm test`.
+ */
+export const STRESS_TESTS = ['test/soak/**/*.test.ts', 'test/hostile/**/*.test.ts', 'test/app/docker-image.test.ts', 'test/**/*.stress.test.ts'];
 
 export default defineConfig({
   resolve: {
