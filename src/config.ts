@@ -36,6 +36,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** How long a client may send nothing in the middle of its upload. */
   uploadIdleTimeoutMs: number;
+  /** How long a connection may take to send a request's headers, counted from its start: a silent socket is closed then too. */
+  headersTimeoutMs: number;
   /** The least a client must send, on average, over a window of uploadIdleTimeoutMs; 0: no floor. */
   uploadMinBytesPerSecond: number;
   /** The longest one file may take to arrive, from its first byte to its last, however the time went. */
@@ -281,6 +283,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
     corsOrigins: corsOrigins(env),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     uploadIdleTimeoutMs: integer(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, 1, 600_000),
+    headersTimeoutMs: integer(env, 'HEADERS_TIMEOUT_MS', 15_000, 1, 600_000),
     uploadMinBytesPerSecond: integer(env, 'UPLOAD_MIN_BYTES_PER_SECOND', 1_024, 0, 100_000_000),
     uploadMaxSeconds: integer(env, 'UPLOAD_MAX_SECONDS', 300, 1, 86_400),
     telemetry: telemetry(env, options.isTerminal ?? false),

@@ -14,6 +14,7 @@ import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
 import { callerIdentity } from './http/caller-identity.ts';
+import { serverTimeouts } from './http/server-timeouts.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import type { PhotoUrlSettings } from './photos/photo-url.ts';
@@ -189,7 +190,7 @@ function credentialsFor(config: GatewayConfig, accounts: AccountsClient | null, 
 export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {
   const handler = createGatewayHandler(config, dependencies);
   const { yoga } = handler;
-  const server = createServer(yoga);
+  const server = createServer(serverTimeouts(config), yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

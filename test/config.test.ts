@@ -198,6 +198,7 @@ describe('limits on hostile callers', () => {
     expect(config.uploadMinBytesPerSecond).toBe(1024);
     expect(config.uploadMaxSeconds).toBe(300);
     expect(config.crm.maxConcurrencyPerCaller).toBe(3);
+    expect(config.headersTimeoutMs).toBe(15_000);
   });
 
   it('takes 0 for no rate floor', () => {
@@ -209,6 +210,7 @@ describe('limits on hostile callers', () => {
     [{ UPLOAD_MAX_SECONDS: '0' }, 'UPLOAD_MAX_SECONDS'],
     [{ UPLOAD_MAX_SECONDS: '86401' }, 'UPLOAD_MAX_SECONDS'],
     [{ CRM_MAX_CONCURRENCY_PER_CALLER: '0' }, 'CRM_MAX_CONCURRENCY_PER_CALLER'],
+    [{ HEADERS_TIMEOUT_MS: '0' }, 'HEADERS_TIMEOUT_MS'],
   ])('refuses %j, naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must be a whole number`));
