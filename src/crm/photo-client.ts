@@ -39,8 +39,24 @@ export interface PhotoUploadRequest {
 
 export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
 
+/** What made a CRM answer unusable, whatever it said. */
+export type UnusableAnswer =
+  /** It ran past MAX_ANSWER_READ_BYTES: reading stopped and the connection was closed. */
+  | { problem: 'too-large'; status: number; limitBytes: number }
+  /** A 2xx that came before the whole request body had gone out, and the connection was lost with the rest. */
+  | { problem: 'incomplete-body'; status: number };
+
 export type PhotoUploadReply = (
-  | { kind: 'answered'; answer: CrmAnswer }
+  | {
+      kind: 'answered';
+      answer: CrmAnswer;
+      /**
+       * true: the CRM answered before the whole body had gone out, and the connection did not live to send the rest
+       * (undici closes it once such an answer is in). Whatever the answer says, the CRM never had the whole file.
+       */
+      incompleteBody?: boolean;
+    }
+  | { kind: 'answer-unusable'; unusable: UnusableAnswer }
   | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
   /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
   | { kind: 'source-failed'; error: unknown }
@@ -53,8 +69,10 @@ export type PhotoUploadReply = (
   timings?: CrmTimings;
 };
 
-/** Enough for any JSON answer or error page; more is read off and dropped. */
+/** Enough for any JSON answer or error page: what is kept of an answer to read. */
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** An answer longer than this is no CRM answer: reading stops and the connection is closed, rather than drain it forever. */
+export const MAX_ANSWER_READ_BYTES = 1024 * 1024;
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
@@ -166,11 +184,14 @@ export class PhotoClient implements PhotoUploader {
   async #send(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
     const controller = new AbortController();
     let stalled = false;
+    let bodyComplete = false;
+    let answerStatus: number | undefined;
     let sourceError: { error: unknown } | undefined;
     const stall = new StallTimer(this.#options.responseTimeoutMs, () => {
       stalled = true;
       controller.abort(new Error('the CRM made no progress'));
     });
+    let answerTimer: NodeJS.Timeout | undefined;
     const cancel = () => controller.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', cancel, { once: true });
 
@@ -200,6 +221,7 @@ export class PhotoClient implements PhotoUploader {
       }
       stall.arm(); // all sent, tail included: the CRM owes us an answer
       yield envelope.tail;
+      bodyComplete = true; // undici took the tail and asked for more: every byte has gone out
     }
 
     try {
@@ -217,17 +239,30 @@ export class PhotoClient implements PhotoUploader {
         signal: controller.signal,
       });
       stall.disarm();
-      const reply = await readAnswer(response);
+      answerStatus = response.statusCode;
+      // The answer, once begun, has CRM_RESPONSE_TIMEOUT_MS in all to arrive: a CRM that dribbles it out is cut off.
+      answerTimer = setTimeout(() => {
+        stalled = true;
+        controller.abort(new Error('the CRM took too long to send its answer'));
+      }, this.#options.responseTimeoutMs);
+      const reply = await readAnswer(response, () => controller.abort(new Error('the CRM answer is too large')));
       // The file's own stream failed while the CRM answered (it ran past the limit, its client broke off):
       // that failure, not the CRM's view of a half-sent body, is what happened.
-      return sourceError ? { kind: 'source-failed', error: sourceError.error } : reply;
+      if (sourceError) return { kind: 'source-failed', error: sourceError.error };
+      if (reply.kind === 'answered' && !bodyComplete) return { ...reply, incompleteBody: true };
+      return reply;
     } catch (error) {
       // Whatever failed, stop pulling from the caller's stream; the caller decides what to do with the rest.
       if (!controller.signal.aborted) controller.abort();
       if (request.signal?.aborted) return { kind: 'cancelled' };
       if (sourceError) return { kind: 'source-failed', error: sourceError.error };
+      // A success began to come in before the whole file had gone out, and the connection broke: never a success.
+      if (!stalled && !bodyComplete && answerStatus !== undefined && answerStatus >= 200 && answerStatus < 300) {
+        return { kind: 'answer-unusable', unusable: { problem: 'incomplete-body', status: answerStatus } };
+      }
       return { kind: 'transport-failed', ...classify(error, stalled) };
     } finally {
+      clearTimeout(answerTimer);
       stall.stop();
       request.signal?.removeEventListener('abort', cancel);
     }
@@ -243,22 +278,26 @@ export class PhotoClient implements PhotoUploader {
   }
 }
 
-async function readAnswer(response: Dispatcher.ResponseData): Promise<PhotoUploadReply> {
+/**
+ * Reads the CRM's answer: the first MAX_ANSWER_BYTES are kept, the rest read off and dropped, and past
+ * MAX_ANSWER_READ_BYTES reading stops (`abort` closes the connection). A body that breaks off throws: a status line
+ * followed by a dropped connection is no answer to trust.
+ */
+async function readAnswer(response: Dispatcher.ResponseData, abort: () => void): Promise<PhotoUploadReply> {
   const header = (name: string): string | null => {
     const value = response.headers[name];
     return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
   };
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of response.body) {
-      const buffer = chunk as Buffer;
-      if (size < MAX_ANSWER_BYTES) chunks.push(buffer.subarray(0, MAX_ANSWER_BYTES - size));
-      size += buffer.length;
+  for await (const chunk of response.body) {
+    const buffer = chunk as Buffer;
+    if (size < MAX_ANSWER_BYTES) chunks.push(buffer.subarray(0, MAX_ANSWER_BYTES - size));
+    size += buffer.length;
+    if (size > MAX_ANSWER_READ_BYTES) {
+      abort();
+      return { kind: 'answer-unusable', unusable: { problem: 'too-large', status: response.statusCode, limitBytes: MAX_ANSWER_READ_BYTES } };
     }
-  } catch (error) {
-    // The CRM sent a status line and then dropped the connection: we have no answer to trust.
-    return { kind: 'transport-failed', ...classify(error, false) };
   }
   return {
     kind: 'answered',

@@ -4,7 +4,7 @@
  */
 import type { ReadCrmAnswer } from '../crm/answers.ts';
 import { STANDARD_MODULES } from '../crm/modules.ts';
-import type { TransportFailure } from '../crm/photo-client.ts';
+import type { TransportFailure, UnusableAnswer } from '../crm/photo-client.ts';
 import { IMAGE_FORMAT_LIST } from './image-sniffer.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
 
@@ -231,6 +231,18 @@ const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string 
 export function crmTransportFailed(failure: TransportFailure, moduleApiName: string): CrmFailure {
   const { code, message } = TRANSPORT[failure];
   return crmService(code, message, { retryable: true, crmCode: null, httpStatus: null }, moduleApiName);
+}
+
+/**
+ * An answer the gateway will not use, whatever it said: too large to read, or a success that came before the whole
+ * file had gone out. Sending the photo again is safe (it replaces the record's photo), so it is retryable.
+ */
+export function crmAnswerUnusable(unusable: UnusableAnswer, moduleApiName: string): CrmFailure {
+  const message =
+    unusable.problem === 'too-large'
+      ? `The CRM answered HTTP ${unusable.status} with more than ${unusable.limitBytes} bytes; the gateway stopped reading it.`
+      : `The CRM answered HTTP ${unusable.status} before it had received the whole file, and the connection was lost with the rest: the photo was not stored whole.`;
+  return crmService('UNEXPECTED_RESPONSE', message, { retryable: true, crmCode: null, httpStatus: unusable.status }, moduleApiName);
 }
 
 // ---- Refused by the CRM ----

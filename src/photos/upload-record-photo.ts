@@ -4,6 +4,7 @@ import type { CredentialProvider } from '../crm/credentials.ts';
 import type { PhotoUploader } from '../crm/photo-client.ts';
 import {
   FAILURE_TYPE_NAMES,
+  crmAnswerUnusable,
   crmTransportFailed,
   gatewayBusy,
   invalidRecordId,
@@ -169,6 +170,7 @@ export class RecordPhotoService {
     progress.queuedMs = reply.timings?.queuedMs ?? null;
     progress.crmMs = reply.timings?.crmMs ?? null;
     if (reply.kind === 'answered') progress.crmStatus = reply.answer.status;
+    if (reply.kind === 'answer-unusable') progress.crmStatus = reply.unusable.status;
 
     switch (reply.kind) {
       case 'source-failed':
@@ -180,12 +182,17 @@ export class RecordPhotoService {
         return failed(gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds));
       case 'transport-failed':
         return failed(crmTransportFailed(reply.failure, moduleApiName));
+      case 'answer-unusable':
+        return failed(crmAnswerUnusable(reply.unusable, moduleApiName));
       case 'answered': {
         const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), { moduleApiName, recordId });
         if (!verdict.ok) {
+          // A refusal stands even when it came early (a CRM may refuse on the headers alone).
           if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
           return verdict;
         }
+        // A success is one only if the CRM had the whole file.
+        if (reply.incompleteBody) return failed(crmAnswerUnusable({ problem: 'incomplete-body', status: reply.answer.status }, moduleApiName));
         return {
           ok: true,
           record: { moduleApiName, id: recordId },

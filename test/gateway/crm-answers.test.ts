@@ -263,3 +263,54 @@ describe('a CRM that answers before reading the body', () => {
     expect(await upload()).toMatchObject({ __typename: 'UploadRecordPhotoSuccess' });
   });
 });
+
+describe('a CRM whose answer misbehaves after its headers', () => {
+  /** Fails fast rather than wait for a test timeout when the gateway never gives up. */
+  const within = <T>(ms: number, promise: Promise<T>) =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+
+  it('an answer dribbled out a byte at a time gives CRM_TIMEOUT once CRM_RESPONSE_TIMEOUT_MS has passed', async () => {
+    // A byte every 100 ms: never quiet for the 400 ms response timeout, and the answer would take nine seconds.
+    await stack.crm.addFault({ kind: 'trickle-answer', intervalMs: 100 });
+    const started = performance.now();
+    const result = await within(5_000, upload());
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'CRM_TIMEOUT', retryable: true });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('an endless answer is cut after 1 MiB and reported as UNEXPECTED_RESPONSE', async () => {
+    await stack.crm.addFault({ kind: 'endless-answer' });
+    const started = performance.now();
+    const result = await within(5_000, upload());
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'UNEXPECTED_RESPONSE', httpStatus: 200, retryable: true });
+    expect(result.message).toMatch(/more than 1048576 bytes/);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    // and the gateway goes on serving
+    expect(await upload()).toMatchObject({ __typename: 'UploadRecordPhotoSuccess' });
+  });
+});
+
+describe('a success the CRM announced before it had the whole file', () => {
+  const big = withPadding(png(200, 200), 5_243_037);
+
+  it('SUCCESS before the body, then a dropped connection: a retryable UNEXPECTED_RESPONSE, never success', async () => {
+    await stack.crm.addFault({ kind: 'early-reject', status: 200, code: 'SUCCESS', close: true });
+    const result = await upload({ file: big });
+    // The reset can also reach the gateway before the answer it follows: then no answer came at all.
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', retryable: true });
+    if (result.code !== 'CRM_UNREACHABLE') expect(result).toMatchObject({ code: 'UNEXPECTED_RESPONSE', httpStatus: 200 });
+    const [request] = await stack.crm.requests();
+    expect(request?.bytesReceived).toBeLessThan(big.length);
+  });
+
+  it('SUCCESS before the body on a connection left open: the same, since the rest never goes out', async () => {
+    await stack.crm.addFault({ kind: 'early-reject', status: 200, code: 'SUCCESS' });
+    const result = await upload({ file: big });
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'UNEXPECTED_RESPONSE', retryable: true });
+  });
+
+  it('a SUCCESS after the whole body is still a success, large file or small', async () => {
+    expect(await upload({ file: big })).toMatchObject({ __typename: 'UploadRecordPhotoSuccess', photo: { byteSize: big.length } });
+    expect(await upload()).toMatchObject({ __typename: 'UploadRecordPhotoSuccess', photo: { byteSize: photo.length } });
+  });
+});
