@@ -20,6 +20,16 @@ export interface RefreshRequest {
   refreshToken: string;
 }
 
+/** A token answer is a few hundred bytes; past this the answer is no token answer, and reading stops. */
+export const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * What an access token may be to go in `Authorization: Zoho-oauthtoken <token>`: visible ASCII, no spaces, of a sane
+ * length. Anything else (CR/LF, non-Latin-1 letters) could not be sent, or would split the header: it is refused
+ * before it is cached, rather than fail every upload until it expires.
+ */
+const HEADER_SAFE_TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
 const OAUTH_ERRORS: Record<string, string> = {
   invalid_client: 'the client ID or secret is wrong',
   invalid_code: 'the refresh token is invalid or revoked',
@@ -59,8 +69,9 @@ export class AccountsClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = response.statusCode;
-      text = await response.body.text();
+      text = await readCapped(response.body, MAX_TOKEN_ANSWER_BYTES);
     } catch (error) {
+      if (error instanceof AccountsError) throw error;
       const code = (error as { code?: string }).code ?? (error instanceof Error ? error.name : 'error');
       throw new AccountsError(`the accounts server could not be reached (${code})`);
     }
@@ -76,6 +87,22 @@ export class AccountsClient {
   }
 }
 
+/** The body as text, or an AccountsError once it runs past `maxBytes` (the connection is then closed). */
+async function readCapped(body: AsyncIterable<unknown> & { destroy(error?: Error): unknown }, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new AccountsError(`the accounts server answered more than ${maxBytes} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 function parseTokenAnswer(status: number, text: string): MintedToken {
   let json: Record<string, unknown>;
   try {
@@ -84,6 +111,10 @@ function parseTokenAnswer(status: number, text: string): MintedToken {
     throw new AccountsError(`the accounts server answered HTTP ${status} with no JSON`);
   }
   if (typeof json.access_token === 'string' && json.access_token !== '') {
+    // Never echo the token itself: say only what is wrong with it.
+    if (!HEADER_SAFE_TOKEN.test(json.access_token)) {
+      throw new AccountsError('the accounts server answered an access token that cannot be sent in a header (not visible ASCII, or too long)');
+    }
     const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 3600;
     const mintedAt = Date.now();
     return { accessToken: json.access_token, mintedAt, expiresAt: mintedAt + expiresIn * 1000 };

@@ -43,10 +43,41 @@ function describeBody(answer: CrmAnswer): string {
   return `a body that is not a CRM answer (${type})`;
 }
 
-/** Reads one CRM answer; what its code means for the caller is decided by the use case. */
-export function readCrmAnswer(answer: CrmAnswer): ReadCrmAnswer {
+export const REDACTED = '[redacted]';
+
+/** Tokens shorter than this are masked only as part of the whole header: masking a few letters would garble the text. */
+const MIN_MASKED_TOKEN_LENGTH = 8;
+
+/**
+ * Masks, in text that came from the CRM, the Authorization header the gateway sent and the token in it: a CRM
+ * that echoes the header must not hand the organisation's token (service mode) to an API-key caller, nor put any
+ * token in a message that is relayed or logged.
+ */
+export function redactCredential(text: string, authorization: string): string {
+  let masked = authorization.length > 0 ? text.split(authorization).join(REDACTED) : text;
+  const token = /^\S+[ \t]+(\S+)/.exec(authorization)?.[1];
+  if (token !== undefined && token.length >= MIN_MASKED_TOKEN_LENGTH) masked = masked.split(token).join(REDACTED);
+  return masked;
+}
+
+/**
+ * Reads one CRM answer; what its code means for the caller is decided by the use case. With `sentAuthorization`,
+ * the credential the gateway sent is masked out of everything read from the answer (code, message, content type).
+ */
+export function readCrmAnswer(answer: CrmAnswer, options: { sentAuthorization?: string } = {}): ReadCrmAnswer {
+  const { sentAuthorization } = options;
+  const mask = sentAuthorization === undefined ? (text: string) => text : (text: string) => redactCredential(text, sentAuthorization);
   const parsed = parseCrmBody(answer.body);
   const retryAfter = retryAfterSeconds(answer.retryAfter);
-  if (parsed === null) return { shape: 'other', status: answer.status, description: describeBody(answer), retryAfterSeconds: retryAfter };
-  return { shape: 'crm', status: answer.status, ...parsed, retryAfterSeconds: retryAfter };
+  if (parsed === null) {
+    const contentType = answer.contentType === null ? null : mask(answer.contentType);
+    return { shape: 'other', status: answer.status, description: describeBody({ ...answer, contentType }), retryAfterSeconds: retryAfter };
+  }
+  return {
+    shape: 'crm',
+    status: answer.status,
+    code: mask(parsed.code),
+    message: parsed.message === null ? null : mask(parsed.message),
+    retryAfterSeconds: retryAfter,
+  };
 }

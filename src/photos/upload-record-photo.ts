@@ -185,7 +185,8 @@ export class RecordPhotoService {
       case 'answer-unusable':
         return failed(crmAnswerUnusable(reply.unusable, moduleApiName));
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), { moduleApiName, recordId });
+        // The credential we sent never goes back out in the CRM's words, to the caller or to a log.
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: authorization }), { moduleApiName, recordId });
         if (!verdict.ok) {
           // A refusal stands even when it came early (a CRM may refuse on the headers alone).
           if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);

@@ -314,3 +314,14 @@ describe('a success the CRM announced before it had the whole file', () => {
     expect(await upload()).toMatchObject({ __typename: 'UploadRecordPhotoSuccess', photo: { byteSize: photo.length } });
   });
 });
+
+describe('the credential the gateway sent never comes back in the CRM words', () => {
+  it("a CRM that echoes the Authorization header has the caller's token masked", async () => {
+    await stack.crm.addToken('1000.pass-through-token-abcdef', ['ZohoCRM.modules.ALL']);
+    await stack.crm.addFault({ kind: 'echo-authorization', status: 500, code: 'SOMETHING_NEW' });
+    const result = await upload({ authorization: 'Bearer 1000.pass-through-token-abcdef' });
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'UNEXPECTED_RESPONSE', crmCode: 'SOMETHING_NEW' });
+    expect(result.message).toContain('[redacted]');
+    expect(JSON.stringify(result)).not.toContain('pass-through-token-abcdef');
+  });
+});

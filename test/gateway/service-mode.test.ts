@@ -145,3 +145,56 @@ describe('service mode token renewal', () => {
     expect((await target.crm.tokenRequests()).map((r) => r.outcome)).toEqual(['issued', 'invalid_code']);
   });
 });
+
+describe('service mode: what the accounts server and the CRM say is not trusted blindly', () => {
+  const tokenAnswer = (accessToken: string) =>
+    JSON.stringify({ access_token: accessToken, scope: 'ZohoCRM.modules.ALL', api_domain: 'http://emulator.invalid', token_type: 'Bearer', expires_in: 3600 });
+
+  it.each([
+    ['CR/LF', '1000.abc\r\nX-Injected: 1'],
+    ['a space', '1000.abc def'],
+    ['non-Latin-1 letters', '1000.tök€n'],
+  ])('an access token with %s is refused before it is cached: AuthenticationError, then a fresh token after the back-off', async (_name, bad) => {
+    const target = await serviceStack();
+    await target.crm.addFault({ kind: 'respond', target: 'accounts', status: 200, body: tokenAnswer(bad) });
+    const first = await upload(target);
+    expect(first.json?.data?.uploadRecordPhoto).toMatchObject({
+      __typename: 'AuthenticationError',
+      code: 'AUTHENTICATION_FAILURE',
+      message: expect.stringContaining('cannot be sent in a header'),
+    });
+    expect(JSON.stringify(first.json)).not.toContain('1000.abc');
+    expect(JSON.stringify(first.json)).not.toContain('tök€n');
+    // nothing went to the CRM with it, and it was not kept: once the back-off has passed, a good token is minted
+    expect(await target.crm.requests()).toEqual([]);
+    vi.setSystemTime(Date.now() + 1_000);
+    expect(typename(await upload(target))).toBe('UploadRecordPhotoSuccess');
+    expect(await target.crm.tokenRequests()).toHaveLength(2);
+  });
+
+  it('an endless answer from the accounts server is cut off, not read into memory', async () => {
+    const target = await serviceStack({ CRM_RESPONSE_TIMEOUT_MS: '5000' });
+    await target.crm.addFault({ kind: 'endless-answer', target: 'accounts' });
+    const started = performance.now();
+    expect((await upload(target)).json?.data?.uploadRecordPhoto).toMatchObject({
+      __typename: 'AuthenticationError',
+      code: 'AUTHENTICATION_FAILURE',
+      message: expect.stringContaining('more than 65536 bytes'),
+    });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it("a CRM that echoes the Authorization header does not hand the organisation's token to the API-key caller", async () => {
+    const target = await serviceStack();
+    await target.crm.addFault({ kind: 'echo-authorization' });
+    const response = await upload(target);
+    const sent = (await target.crm.requests())[0]!.authorization!;
+    const token = sent.replace('Zoho-oauthtoken ', '');
+    expect(response.json?.data?.uploadRecordPhoto).toMatchObject({
+      __typename: 'InvalidRecordError',
+      code: 'INVALID_DATA',
+      message: expect.stringContaining('[redacted]'),
+    });
+    expect(response.text).not.toContain(token);
+  });
+});
