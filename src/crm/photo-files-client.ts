@@ -24,6 +24,8 @@ export interface PhotoFileRequest {
   authorization: string;
   /** Aborted when the caller no longer wants the answer: the CRM request (and a download's body) is aborted. */
   signal?: AbortSignal;
+  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
+  caller?: string;
 }
 
 /** Every way a call can end without an answer from the CRM. */
@@ -124,7 +126,7 @@ export class PhotoFilesClient implements PhotoFiles {
     const queueStart = performance.now();
     let release: () => void;
     try {
-      release = await this.#options.limit.acquire(request.signal);
+      release = await this.#options.limit.acquire(request.signal, request.caller);
     } catch (error) {
       observer?.slotWaitEnded?.(performance.now() - queueStart, false);
       if (request.signal?.aborted) return { kind: 'cancelled' };

@@ -27,6 +27,8 @@ export interface PhotoDownloadRouteOptions {
   serviceMode: boolean;
   /** Set in service mode with PHOTO_URL_SECRET: a valid signed link stands in for the API key. */
   signer: PhotoLinkSigner | null;
+  /** Who is calling, for its share of the CRM slots (a signed link's caller is its address). */
+  callerOf?: (request: Request, address: string | undefined) => string;
 }
 
 /** A refusal's JSON body: a CrmErrorCode (or a request-error code), what happened, and what to do about it. */
@@ -154,6 +156,7 @@ export function usePhotoDownloads(options: PhotoDownloadRouteOptions): Plugin<Re
         recordId,
         callerAuthorization: request.headers.get('authorization'),
         signal: request.signal,
+        ...(options.callerOf ? { caller: options.callerOf(request, serverContext.req?.socket.remoteAddress) } : {}),
       });
     } catch (error) {
       // Nobody is left to answer; the status is for the logs.

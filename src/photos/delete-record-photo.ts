@@ -18,6 +18,8 @@ export interface PhotoDeleteRequest {
   callerAuthorization: string | null;
   /** Aborted when the client goes away: the CRM request is aborted with it. */
   signal?: AbortSignal;
+  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
+  caller?: string;
 }
 
 export type PhotoDeleteOutcome =
@@ -55,6 +57,7 @@ export class PhotoDeleteService {
       target,
       authorization: credential.authorization,
       ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.caller ? { caller: request.caller } : {}),
     });
     switch (reply.kind) {
       case 'cancelled':

@@ -24,6 +24,8 @@ export interface PhotoDownloadRequest {
   callerAuthorization: string | null;
   /** Aborted when the client goes away: the CRM request is aborted with it. */
   signal?: AbortSignal;
+  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
+  caller?: string;
 }
 
 export interface PhotoDownload {
@@ -86,6 +88,7 @@ export class PhotoDownloadService {
       target,
       authorization: credential.authorization,
       ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.caller ? { caller: request.caller } : {}),
     });
     switch (reply.kind) {
       case 'cancelled':
