@@ -10,6 +10,7 @@ import type { CrmObserver } from './crm/observer.ts';
 import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { RecordsClient } from './crm/records-client.ts';
+import { PhotoFilesClient } from './crm/photo-files-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
 import { useBodyLimits } from './http/body-limits.ts';
@@ -19,6 +20,10 @@ import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
 import type { PhotoUrlSettings } from './photos/photo-url.ts';
 import { RecordPhotoReads } from './photos/read-record-photos.ts';
+import { PhotoDownloadService } from './photos/download-record-photo.ts';
+import { PhotoDeleteService } from './photos/delete-record-photo.ts';
+import { PhotoLinkSigner } from './photos/photo-links.ts';
+import { usePhotoDownloads } from './http/photo-download.ts';
 import type { UploadObserver } from './photos/upload-report.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
@@ -94,7 +99,20 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     limit: crmLimit,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
-  const photoUrls: PhotoUrlSettings = { publicUrl: config.publicUrl };
+  // Photo downloads and deletes: each call in a slot of the same limit.
+  const photoFiles = new PhotoFilesClient({
+    apiDomain: dependencies.crmOrigin,
+    apiVersion: config.crm.apiVersion,
+    connectTimeoutMs: config.crm.connectTimeoutMs,
+    responseTimeoutMs: config.crm.responseTimeoutMs,
+    queueTimeoutMs: config.crm.queueTimeoutMs,
+    limit: crmLimit,
+    ...(dependencies.observer ? { observer: dependencies.observer } : {}),
+  });
+  // Signed links only in service mode: pass-through has no token of its own to fetch a linked photo with.
+  const signer =
+    config.photoLinks && config.serviceCredentials ? new PhotoLinkSigner(config.photoLinks.secret, config.photoLinks.ttlSeconds) : null;
+  const photoUrls: PhotoUrlSettings = { publicUrl: config.publicUrl, signer };
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
@@ -114,6 +132,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     ...(uploadObserver ? { observer: uploadObserver } : {}),
   });
   const recordReads = new RecordPhotoReads(records, credentials);
+  // A client may read nothing of a download for as long as it may send nothing of an upload.
+  const photoDownloads = new PhotoDownloadService(photoFiles, credentials, { idleTimeoutMs: config.uploadIdleTimeoutMs });
+  const photoDeletes = new PhotoDeleteService(photoFiles, credentials);
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -136,6 +157,15 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       useHealthProbes(readiness),
       useRequestId(),
       ...(dependencies.plugins ?? []),
+      // GET /photos/{module}/{recordId}: answered here, before any GraphQL plugin sees the request.
+      usePhotoDownloads({
+        modules: config.crm.modules,
+        downloads: photoDownloads,
+        apiKeys: config.apiKeys,
+        serviceMode: config.serviceCredentials !== null,
+        signer,
+        callerOf,
+      }),
       ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       useCsrfPrevention(),
       useBodyLimits({ multipartBytes: MAX_MULTIPART_BYTES, otherBytes: MAX_JSON_BYTES }),
@@ -157,6 +187,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       signal: request.signal,
       requestId: requestIdOf(request),
       photos,
+      photoDeletes,
       // A loader per request: what one caller may see is not what the next may, so nothing is cached across requests.
       records: recordReads.loaderFor({ callerAuthorization: request.headers.get('authorization'), signal: request.signal }),
       photoUrls,
@@ -171,11 +202,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
     crmLoad: () => client.load,
     async close() {
-      await Promise.all([client.close(), records.close(), accounts?.close()]);
+      await Promise.all([client.close(), records.close(), photoFiles.close(), accounts?.close()]);
     },
     /** Aborts whatever is still in flight to the CRM and the accounts server. */
     async destroy() {
-      await Promise.all([client.destroy(), records.destroy(), accounts?.destroy()]);
+      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy()]);
     },
   };
 }

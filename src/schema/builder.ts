@@ -3,6 +3,7 @@ import DirectivePlugin from '@pothos/plugin-directives';
 import FederationPlugin from '@pothos/plugin-federation';
 import type { FileUpload } from 'graphql-upload-minimal';
 import type { RecordPhotoService } from '../photos/upload-record-photo.ts';
+import type { PhotoDeleteService } from '../photos/delete-record-photo.ts';
 import type { PhotoUrlSettings } from '../photos/photo-url.ts';
 import type { RecordLoader } from '../photos/read-record-photos.ts';
 
@@ -16,6 +17,8 @@ export interface GraphContext {
   /** The request's id, echoed in `x-request-id` and on every log line about it. */
   requestId: string;
   photos: RecordPhotoService;
+  /** Removes record photos (deleteRecordPhoto). */
+  photoDeletes: PhotoDeleteService;
   /** This request's record reads, batched: one loader per request, as permissions differ from caller to caller. */
   records: RecordLoader;
   /** What building a photo's download URL needs. */

@@ -3,6 +3,9 @@ import type { Builder } from './builder.ts';
 
 type Failure<K extends CrmFailureKind> = Extract<CrmFailure, { kind: K }>;
 
+/** The failure members of the result unions, each implementing CrmError. */
+export type CrmErrorMembers = ReturnType<typeof addCrmErrors>;
+
 export function addCrmErrors(builder: Builder) {
   const CrmErrorCode = builder.enumType('CrmErrorCode', { values: CRM_ERROR_CODES });
   const PhotoRejectionReason = builder.enumType('PhotoRejectionReason', {

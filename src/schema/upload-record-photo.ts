@@ -5,16 +5,20 @@ import { UploadStreamError } from '../photos/stream-reader.ts';
 import { SUCCESS_TYPE_NAME, type RecordPhotoOutcome } from '../photos/upload-record-photo.ts';
 import type { Builder } from './builder.ts';
 import type { CrmModuleEnum } from './crm-module.ts';
-import { addCrmErrors } from './crm-errors.ts';
+import type { CrmErrorMembers } from './crm-errors.ts';
 import type { addCrmRecord, CrmRecordShape } from './crm-record.ts';
 import { addUploadedPhoto } from './uploaded-photo.ts';
 
 type Success = Extract<RecordPhotoOutcome, { ok: true }>;
 
-export function addUploadRecordPhoto(builder: Builder, moduleEnum: CrmModuleEnum, crmRecord: ReturnType<typeof addCrmRecord>) {
+export function addUploadRecordPhoto(
+  builder: Builder,
+  moduleEnum: CrmModuleEnum,
+  crmRecord: ReturnType<typeof addCrmRecord>,
+  failures: CrmErrorMembers,
+) {
   builder.addScalarType('Upload', GraphQLUpload, {});
   const UploadedPhoto = addUploadedPhoto(builder);
-  const failures = addCrmErrors(builder);
 
   const UploadRecordPhotoSuccess = builder.objectRef<Success>(SUCCESS_TYPE_NAME).implement({
     isTypeOf: (value) => (value as Success).ok === true,

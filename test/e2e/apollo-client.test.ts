@@ -64,7 +64,12 @@ describe('Apollo Client + UploadHttpLink', () => {
 
     const success = narrow(result, 'UploadRecordPhotoSuccess');
     expect(success.message).toBe('photo uploaded successfully');
-    expect(success.record).toEqual({ __typename: 'CrmRecord', module: 'CONTACTS', id: '1000000000003' });
+    expect(success.record).toEqual({
+      __typename: 'CrmRecord',
+      module: 'CONTACTS',
+      id: '1000000000003',
+      photo: { __typename: 'RecordPhoto', version: expect.any(String), url: expect.stringMatching(/^\/photos\/Contacts\/1000000000003\?v=/) },
+    });
     expect(success.photo).toMatchObject({ filename: 'storefront.png', contentType: 'image/png', format: 'PNG', byteSize: bytes.length, width: 320, height: 240 });
     expect((await stack.crm.photo('Contacts', '1000000000003'))?.bytes.equals(Buffer.from(bytes))).toBe(true);
   });

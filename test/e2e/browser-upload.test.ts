@@ -64,7 +64,10 @@ describe('Chromium, page on an allowed origin', () => {
     const stored = await stack.crm.photo('Leads', '1000000000001');
     expect(stored?.bytes.equals(Buffer.from(photo))).toBe(true);
     expect(stored?.filename).toBe('storefront.png');
-    expect((await stack.crm.requests()).map((r) => r.authorization)).toEqual(['Zoho-oauthtoken emulator-token']);
+    // the upload, then the read of the record's new photo (the document asks for it), both with the user's token
+    const requests = await stack.crm.requests();
+    expect(requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/crm/v7/Leads/1000000000001/photo']);
+    expect(new Set(requests.map((r) => r.authorization))).toEqual(new Set(['Zoho-oauthtoken emulator-token']));
   });
 
   it('shows a typed failure by its __typename and code', async () => {
