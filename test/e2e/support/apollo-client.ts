@@ -16,7 +16,9 @@ export interface PhotoClientOptions {
 /**
  * Apollo Client set up as a frontend should be: UploadHttpLink with the CRM token and the header that makes
  * browsers preflight (the gateway refuses multipart without it); `possibleTypes` so the cache can match
- * `... on CrmError`; and CrmRecord keyed like the entity, on module and id (ids repeat across modules).
+ * `... on CrmError`; CrmRecord keyed like the entity, on module and id (ids repeat across modules); and
+ * `crmRecord(module, id)` read from that record when the cache has it, so a record an upload or a delete
+ * returned (with its photo) answers the query without a request.
  * Browser-safe: the test page bundles this same module.
  */
 export function createPhotoClient({ uri, authorization, preflightHeader = true, fetch }: PhotoClientOptions) {
@@ -24,7 +26,20 @@ export function createPhotoClient({ uri, authorization, preflightHeader = true, 
   if (authorization !== null) headers['authorization'] = authorization;
   if (preflightHeader) headers['apollo-require-preflight'] = 'true';
   return new ApolloClient({
-    cache: new InMemoryCache({ possibleTypes, typePolicies: { CrmRecord: { keyFields: ['module', 'id'] } } }),
+    cache: new InMemoryCache({
+      possibleTypes,
+      typePolicies: {
+        CrmRecord: { keyFields: ['module', 'id'] },
+        Query: {
+          fields: {
+            crmRecord: {
+              read: (existing, { args, toReference }) =>
+                existing !== undefined || !args ? existing : toReference({ __typename: 'CrmRecord', module: args['module'], id: args['id'] }),
+            },
+          },
+        },
+      },
+    }),
     link: new UploadHttpLink({ uri, headers, ...(fetch ? { fetch } : {}) }),
   });
 }
