@@ -20,11 +20,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Most tests wait (on sockets, timers, child processes) rather than compute: two files at a time on a
-    // two-core machine (the default would be one). A worker keeps its imports from one file to the next instead
-    // of loading Yoga, Pothos and the rest again for every file; tests restore what they change (timers, spies,
-    // env), and the e2e and stress configs go back to a fresh worker per file.
-    maxWorkers: 2,
+    // Most tests wait (on sockets, timers, child processes) rather than compute: three files at a time, even on
+    // a two-core machine (where the default would be one). A worker keeps its imports from one file to the next
+    // instead of loading Yoga, Pothos and the rest again for every file; tests restore what they change (timers,
+    // spies, env), and the e2e and stress configs go back to a fresh worker per file.
+    maxWorkers: 3,
     isolate: false,
   },
 });
