@@ -67,7 +67,7 @@ export class PhotoDeleteService {
       case 'transport-failed':
         return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), target, 'delete');
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: credential.authorization }), target, 'delete');
         if (!verdict.ok) {
           const { failure } = verdict;
           if (failure.code === 'INVALID_TOKEN') this.#credentials.rejected(credential.authorization);

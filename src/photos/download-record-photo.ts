@@ -100,7 +100,7 @@ export class PhotoDownloadService {
       case 'no-photo':
         return { ok: false, absence: noPhoto(target) };
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), target, 'read');
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: credential.authorization }), target, 'read');
         if (!verdict.ok) {
           if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(credential.authorization);
           return verdict;

@@ -145,7 +145,7 @@ export class RecordPhotoReads {
       case 'transport-failed':
         return new RecordReadRefusedError(crmTransportFailed(reply.failure, moduleApiName));
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer), { moduleApiName, recordId: recordIds[0]! });
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: authorization }), { moduleApiName, recordId: recordIds[0]! });
         if (verdict.ok) return new RecordReadRefusedError(recordsMissingFromAnswer(reply.answer.status, moduleApiName));
         if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
         return new RecordReadRefusedError(readRefused(verdict.failure, moduleApiName));

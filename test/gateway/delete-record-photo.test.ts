@@ -112,6 +112,15 @@ describe('deleteRecordPhoto', () => {
     await stack.crm.addFault(fault);
     expect(await deletePhoto(stack.url)).toMatchObject(expected);
   });
+
+  it("a CRM that echoes the Authorization header has the caller's token masked", async () => {
+    await stack.crm.addToken('1000.pass-through-token-abcdef', ['ZohoCRM.modules.ALL']);
+    await stack.crm.addFault({ kind: 'echo-authorization', status: 500, code: 'SOMETHING_NEW' });
+    const result = await deletePhoto(stack.url, {}, { authorization: 'Bearer 1000.pass-through-token-abcdef' });
+    expect(result).toMatchObject({ __typename: 'CrmServiceError', code: 'UNEXPECTED_RESPONSE', crmCode: 'SOMETHING_NEW' });
+    expect(result.message).toContain('[redacted]');
+    expect(JSON.stringify(result)).not.toContain('pass-through-token-abcdef');
+  });
 });
 
 describe('deleteRecordPhoto against other CRMs', () => {

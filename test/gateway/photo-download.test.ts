@@ -192,6 +192,15 @@ describe('refusals: an HTTP status and a JSON body with a code', () => {
     await stack.crm.addFault(fault);
     expect(await download(stack.url, PHOTO_PATH, AUTH)).toMatchObject({ status, json: { code } });
   });
+
+  it("a CRM that echoes the Authorization header has the caller's token masked", async () => {
+    await stack.crm.addToken('1000.pass-through-token-abcdef', ['ZohoCRM.modules.ALL']);
+    await stack.crm.addFault({ kind: 'echo-authorization', status: 500, code: 'SOMETHING_NEW' });
+    const answer = await download(stack.url, PHOTO_PATH, { authorization: 'Bearer 1000.pass-through-token-abcdef' });
+    expect(answer).toMatchObject({ status: 502, json: { code: 'UNEXPECTED_RESPONSE' } });
+    expect(answer.bytes.toString('utf8')).toContain('[redacted]');
+    expect(answer.bytes.toString('utf8')).not.toContain('pass-through-token-abcdef');
+  });
 });
 
 describe('a CRM out of reach, and the shared CRM limit', () => {

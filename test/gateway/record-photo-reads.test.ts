@@ -212,6 +212,15 @@ describe('a refused read is an error on each field it leaves empty, with the cod
     expect(await expectRefusedEntities(code)).toMatchObject(more);
   });
 
+  it("a CRM that echoes the Authorization header has the caller's token masked", async () => {
+    await stack.crm.addToken('1000.pass-through-token-abcdef', ['ZohoCRM.modules.ALL']);
+    await stack.crm.addFault({ kind: 'echo-authorization', status: 500, code: 'SOMETHING_NEW' });
+    const answer = await graphql(stack.url, ENTITIES, { representations: THREE_LEADS }, 'Bearer 1000.pass-through-token-abcdef');
+    expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(['UNEXPECTED_RESPONSE', 'UNEXPECTED_RESPONSE', 'UNEXPECTED_RESPONSE']);
+    expect(JSON.stringify(answer)).toContain('[redacted]');
+    expect(JSON.stringify(answer)).not.toContain('pass-through-token-abcdef');
+  });
+
   it('a refusal for one module leaves the other module\'s records alone', async () => {
     await stack.crm.addFault({ kind: 'rate-limit', retryAfter: '5', match: { module: 'Leads' } });
     const answer = await graphql(
