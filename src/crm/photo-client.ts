@@ -4,6 +4,7 @@ import type { CrmAnswer } from './answers.ts';
 import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
 import type { CrmObserver, CrmTimings } from './observer.ts';
+import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
 export interface PhotoClientOptions {
   apiDomain: string;
@@ -37,7 +38,7 @@ export interface PhotoUploadRequest {
   caller?: string;
 }
 
-export type TransportFailure = 'timeout' | 'unreachable' | 'connection-lost';
+export type { TransportFailure } from './transport-errors.ts';
 
 /** What made a CRM answer unusable, whatever it said. */
 export type UnusableAnswer =
@@ -73,18 +74,6 @@ export type PhotoUploadReply = (
 const MAX_ANSWER_BYTES = 64 * 1024;
 /** An answer longer than this is no CRM answer: reading stops and the connection is closed, rather than drain it forever. */
 export const MAX_ANSWER_READ_BYTES = 1024 * 1024;
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 /** Fires when the CRM makes no progress for too long: armed while we wait on it, never while we wait on our caller. */
 class StallTimer {
@@ -260,7 +249,7 @@ export class PhotoClient implements PhotoUploader {
       if (!stalled && !bodyComplete && answerStatus !== undefined && answerStatus >= 200 && answerStatus < 300) {
         return { kind: 'answer-unusable', unusable: { problem: 'incomplete-body', status: answerStatus } };
       }
-      return { kind: 'transport-failed', ...classify(error, stalled) };
+      return { kind: 'transport-failed', ...classifyTransportError(error, stalled) };
     } finally {
       clearTimeout(answerTimer);
       stall.stop();
@@ -308,11 +297,4 @@ async function readAnswer(response: Dispatcher.ResponseData, abort: () => void):
       body: Buffer.concat(chunks).toString('utf8'),
     },
   };
-}
-
-function classify(error: unknown, stalled: boolean): { failure: TransportFailure; detail: string } {
-  const code = errorCode(error);
-  if (stalled || (code && TIMEOUTS.has(code))) return { failure: 'timeout', detail: code ?? 'no progress' };
-  if (code && UNREACHABLE.has(code)) return { failure: 'unreachable', detail: code };
-  return { failure: 'connection-lost', detail: code ?? (error instanceof Error ? error.name : 'unknown error') };
 }

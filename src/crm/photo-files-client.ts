@@ -3,7 +3,8 @@ import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
 import { QueueRefusedError, type ConcurrencyLimit } from './concurrency-limit.ts';
 import type { CrmObserver } from './observer.ts';
-import type { PhotoTarget, TransportFailure } from './photo-client.ts';
+import type { PhotoTarget } from './photo-client.ts';
+import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
 export interface PhotoFilesClientOptions {
   apiDomain: string;
@@ -58,9 +59,6 @@ export interface PhotoFiles {
 
 /** Enough for any JSON answer or error page; more is read off and dropped. */
 const MAX_ANSWER_BYTES = 64 * 1024;
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 type Operation = 'download-photo' | 'delete-photo';
 
@@ -154,7 +152,7 @@ export class PhotoFilesClient implements PhotoFiles {
         });
       } catch (error) {
         if (request.signal?.aborted) return { kind: 'cancelled' };
-        return { kind: 'transport-failed', ...classify(error) };
+        return { kind: 'transport-failed', ...classifyTransportError(error) };
       }
       status = response.statusCode;
       try {
@@ -164,7 +162,7 @@ export class PhotoFilesClient implements PhotoFiles {
         response.body.destroy();
         if (request.signal?.aborted) return { kind: 'cancelled' };
         // The CRM sent a status line and then dropped the connection: we have no answer to trust.
-        return { kind: 'transport-failed', ...classify(error) };
+        return { kind: 'transport-failed', ...classifyTransportError(error) };
       }
     } finally {
       done.endUnlessDeferred();
@@ -228,20 +226,4 @@ async function discard(response: Dispatcher.ResponseData): Promise<void> {
   for await (const _chunk of response.body) {
     // dropped
   }
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function classify(error: unknown): { failure: TransportFailure; detail: string } {
-  const code = errorCode(error);
-  if (code && TIMEOUTS.has(code)) return { failure: 'timeout', detail: code };
-  if (code && UNREACHABLE.has(code)) return { failure: 'unreachable', detail: code };
-  return { failure: 'connection-lost', detail: code ?? (error instanceof Error ? error.name : 'unknown error') };
 }

@@ -2,7 +2,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
 import { QueueRefusedError, type ConcurrencyLimit } from './concurrency-limit.ts';
 import type { CrmObserver } from './observer.ts';
-import type { TransportFailure } from './photo-client.ts';
+import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
 /** The CRM's limit on ids in one Get Records call. */
 export const MAX_IDS_PER_CALL = 100;
@@ -50,9 +50,6 @@ export interface RecordImagesReader {
 
 /** A hundred records with their Record_Image come to a few kilobytes; more is read off and dropped. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /**
  * Reads records' Record_Image with the CRM's Get Records API (`GET /crm/{version}/{module}?ids=…&fields=Record_Image`),
@@ -118,14 +115,14 @@ export class RecordsClient implements RecordImagesReader {
       });
     } catch (error) {
       if (request.signal?.aborted) return { kind: 'cancelled' };
-      return { kind: 'transport-failed', ...classify(error) };
+      return { kind: 'transport-failed', ...classifyTransportError(error) };
     }
     let body: string;
     try {
       body = await readBody(response);
     } catch (error) {
       if (request.signal?.aborted) return { kind: 'cancelled' };
-      return { kind: 'transport-failed', ...classify(error) };
+      return { kind: 'transport-failed', ...classifyTransportError(error) };
     }
     // No record matched at all: 204 with no body.
     if (response.statusCode === 204) return { kind: 'records', status: 204, images: new Map() };
@@ -192,20 +189,4 @@ async function readBody(response: Dispatcher.ResponseData): Promise<string> {
     size += buffer.length;
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function classify(error: unknown): { failure: TransportFailure; detail: string } {
-  const code = errorCode(error);
-  if (code && TIMEOUTS.has(code)) return { failure: 'timeout', detail: code };
-  if (code && UNREACHABLE.has(code)) return { failure: 'unreachable', detail: code };
-  return { failure: 'connection-lost', detail: code ?? (error instanceof Error ? error.name : 'unknown error') };
 }
