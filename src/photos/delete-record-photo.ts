@@ -4,23 +4,13 @@ import type { PhotoFiles } from '../crm/photo-files-client.ts';
 import {
   crmTransportFailed,
   gatewayBusy,
-  invalidRecordId,
-  missingCredentials,
-  serviceTokenUnavailable,
   unexpectedCrmAnswer,
   verdictOfCrmAnswer,
   type CrmFailure,
 } from './failures.ts';
+import { photoFileRequest, type PhotoFileCallRequest } from './photo-file-call.ts';
 
-export interface PhotoDeleteRequest {
-  moduleApiName: string;
-  recordId: string;
-  callerAuthorization: string | null;
-  /** Aborted when the client goes away: the CRM request is aborted with it. */
-  signal?: AbortSignal;
-  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
-  caller?: string;
-}
+export type PhotoDeleteRequest = PhotoFileCallRequest;
 
 export type PhotoDeleteOutcome =
   | { ok: true; record: { moduleApiName: string; id: string }; message: string }
@@ -30,8 +20,6 @@ export type PhotoDeleteOutcome =
 export class DeleteCancelledError extends Error {
   override name = 'DeleteCancelledError';
 }
-
-const RECORD_ID = /^\d{1,19}$/;
 
 /** Removes a record's photo: the same checks as an upload, then `DELETE …/photo`, its answer judged as uploads' are. */
 export class PhotoDeleteService {
@@ -46,19 +34,10 @@ export class PhotoDeleteService {
   /** Rejects with a DeleteCancelledError when the client left first; any other rejection is a bug. */
   async delete(request: PhotoDeleteRequest): Promise<PhotoDeleteOutcome> {
     const { moduleApiName, recordId } = request;
-    const target = { moduleApiName, recordId };
-    if (!RECORD_ID.test(recordId)) return { ok: false, failure: invalidRecordId(target) };
-    const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
-    if (!credential.ok) {
-      const failure = credential.reason === 'missing' ? missingCredentials(moduleApiName) : serviceTokenUnavailable(moduleApiName, credential.detail);
-      return { ok: false, failure };
-    }
-    const reply = await this.#files.deletePhoto({
-      target,
-      authorization: credential.authorization,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.caller ? { caller: request.caller } : {}),
-    });
+    const call = await photoFileRequest(request, this.#credentials);
+    if (!call.ok) return call;
+    const { target, authorization } = call.request;
+    const reply = await this.#files.deletePhoto(call.request);
     switch (reply.kind) {
       case 'cancelled':
         throw new DeleteCancelledError('the client went away before the CRM answered');
@@ -67,10 +46,10 @@ export class PhotoDeleteService {
       case 'transport-failed':
         return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: credential.authorization }), target, 'delete');
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: authorization }), target, 'delete');
         if (!verdict.ok) {
           const { failure } = verdict;
-          if (failure.code === 'INVALID_TOKEN') this.#credentials.rejected(credential.authorization);
+          if (failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
           // A refusal of the photo's bytes means nothing for a delete, and is no member of its result.
           if (failure.kind === 'photo-rejected') {
             return { ok: false, failure: unexpectedCrmAnswer(reply.answer.status, `code ${failure.code}, which does not apply to a delete`, moduleApiName) };

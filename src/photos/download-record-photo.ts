@@ -5,10 +5,7 @@ import type { PhotoFiles } from '../crm/photo-files-client.ts';
 import {
   crmTransportFailed,
   gatewayBusy,
-  invalidRecordId,
-  missingCredentials,
   noPhoto,
-  serviceTokenUnavailable,
   unexpectedCrmAnswer,
   verdictOfCrmAnswer,
   type CrmFailure,
@@ -17,16 +14,9 @@ import {
 import { sniffImage, type ImageInfo } from './image-sniffer.ts';
 import { SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
 import { discardSource, PhotoForward, PhotoSourceError, readSourceHead } from './photo-download-stream.ts';
+import { photoFileRequest, type PhotoFileCallRequest } from './photo-file-call.ts';
 
-export interface PhotoDownloadRequest {
-  moduleApiName: string;
-  recordId: string;
-  callerAuthorization: string | null;
-  /** Aborted when the client goes away: the CRM request is aborted with it. */
-  signal?: AbortSignal;
-  /** Who is calling (a hash of its credential, or its address), for its share of the CRM slots. */
-  caller?: string;
-}
+export type PhotoDownloadRequest = PhotoFileCallRequest;
 
 export interface PhotoDownload {
   /** Sniffed from the bytes, never taken from the CRM's header. */
@@ -46,8 +36,6 @@ export type PhotoDownloadOutcome =
   | { ok: false; failure: CrmFailure }
   /** The record exists and the caller may see it, but it has no photo. */
   | { ok: false; absence: PhotoAbsence };
-
-const RECORD_ID = /^\d{1,19}$/;
 
 export interface PhotoDownloadServiceOptions {
   /** How long the client may take none of the photo while the CRM has more for it. */
@@ -76,20 +64,11 @@ export class PhotoDownloadService {
 
   /** Rejects with a DownloadCancelledError when the client left before the photo started; any other rejection is a bug. */
   async download(request: PhotoDownloadRequest): Promise<PhotoDownloadOutcome> {
-    const { moduleApiName, recordId } = request;
-    const target = { moduleApiName, recordId };
-    if (!RECORD_ID.test(recordId)) return { ok: false, failure: invalidRecordId(target) };
-    const credential = await this.#credentials.authorizationFor(request.callerAuthorization);
-    if (!credential.ok) {
-      const failure = credential.reason === 'missing' ? missingCredentials(moduleApiName) : serviceTokenUnavailable(moduleApiName, credential.detail);
-      return { ok: false, failure };
-    }
-    const reply = await this.#files.downloadPhoto({
-      target,
-      authorization: credential.authorization,
-      ...(request.signal ? { signal: request.signal } : {}),
-      ...(request.caller ? { caller: request.caller } : {}),
-    });
+    const { moduleApiName } = request;
+    const call = await photoFileRequest(request, this.#credentials);
+    if (!call.ok) return call;
+    const { target, authorization } = call.request;
+    const reply = await this.#files.downloadPhoto(call.request);
     switch (reply.kind) {
       case 'cancelled':
         throw new DownloadCancelledError('the client went away before the photo started');
@@ -100,9 +79,9 @@ export class PhotoDownloadService {
       case 'no-photo':
         return { ok: false, absence: noPhoto(target) };
       case 'answered': {
-        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: credential.authorization }), target, 'read');
+        const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: authorization }), target, 'read');
         if (!verdict.ok) {
-          if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(credential.authorization);
+          if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
           return verdict;
         }
         // A success code where the photo should be.
