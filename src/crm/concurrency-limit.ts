@@ -70,7 +70,7 @@ export class ConcurrencyLimit {
     if (this.#queue.length >= this.#maxQueue) {
       done?.();
       return Promise.reject(
-        new QueueRefusedError(`${this.#active} uploads are in flight to the CRM and ${this.#queue.length} are waiting`),
+        new QueueRefusedError(`${this.#active} calls are in flight to the CRM and ${this.#queue.length} are waiting`),
       );
     }
     return new Promise((resolve, reject) => {

@@ -90,7 +90,7 @@ describe('ConcurrencyLimit', () => {
     const attempts = await freeSlots(limit, 4);
     expect(attempts.map((a) => a.state)).toEqual(['granted', 'pending', 'pending', 'refused']);
     expect(attempts[3]!.error).toBeInstanceOf(QueueRefusedError);
-    expect((attempts[3]!.error as Error).message).toBe('1 uploads are in flight to the CRM and 2 are waiting');
+    expect((attempts[3]!.error as Error).message).toBe('1 calls are in flight to the CRM and 2 are waiting');
   });
 
   it('refuses everyone past the holders when maxQueue is 0', async () => {

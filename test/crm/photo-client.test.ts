@@ -312,7 +312,7 @@ describe('PhotoClient: concurrency', () => {
     const second = await photoClient.uploadPhoto(uploadRequest(chunksOf(png(1, 1))));
     const refused = expectKind(second, 'queue-refused');
     expect(refused.retryAfterSeconds).toBe(3);
-    expect(refused.detail).toContain('1 uploads are in flight');
+    expect(refused.detail).toContain('1 calls are in flight');
     expect(seen).toHaveLength(1);
 
     held.open();
