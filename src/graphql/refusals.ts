@@ -2,17 +2,7 @@ import type { ASTNode } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 
 /** What an operation is refused for before it runs, as `extensions.code`. */
-export type OperationRefusalCode =
-  | 'MAX_TOKENS_EXCEEDED'
-  | 'MAX_ALIASES_EXCEEDED'
-  | 'MAX_DEPTH_EXCEEDED'
-  | 'MAX_DIRECTIVES_EXCEEDED'
-  | 'MAX_COST_EXCEEDED'
-  | 'FIELD_REPEATED'
-  | 'INTROSPECTION_DISABLED'
-  | 'INTROSPECTION_TOO_DEEP';
-
-const REFUSAL_CODES: ReadonlySet<string> = new Set<OperationRefusalCode>([
+export const OPERATION_REFUSAL_CODES = [
   'MAX_TOKENS_EXCEEDED',
   'MAX_ALIASES_EXCEEDED',
   'MAX_DEPTH_EXCEEDED',
@@ -21,7 +11,11 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<OperationRefusalCode>([
   'FIELD_REPEATED',
   'INTROSPECTION_DISABLED',
   'INTROSPECTION_TOO_DEEP',
-]);
+] as const;
+
+export type OperationRefusalCode = (typeof OPERATION_REFUSAL_CODES)[number];
+
+const REFUSAL_CODES: ReadonlySet<string> = new Set<OperationRefusalCode>(OPERATION_REFUSAL_CODES);
 
 export function operationRefusal(code: OperationRefusalCode, message: string, nodes?: readonly ASTNode[]) {
   return createGraphQLError(message, { nodes, extensions: { code, http: { status: 400 } } });

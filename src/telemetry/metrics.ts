@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CrmCallEnded } from '../crm/observer.ts';
+import { OPERATION_REFUSAL_CODES } from '../graphql/refusals.ts';
 import { uploadStreamRequestError } from '../http/request-errors.ts';
 import { UploadStreamError } from '../photos/stream-reader.ts';
 import { SUCCESS_TYPE_NAME } from '../photos/upload-record-photo.ts';
@@ -28,14 +29,7 @@ export const REQUEST_ERROR_CODES = [
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_USER_INPUT',
-  'MAX_TOKENS_EXCEEDED',
-  'MAX_ALIASES_EXCEEDED',
-  'MAX_DEPTH_EXCEEDED',
-  'MAX_DIRECTIVES_EXCEEDED',
-  'MAX_COST_EXCEEDED',
-  'FIELD_REPEATED',
-  'INTROSPECTION_DISABLED',
-  'INTROSPECTION_TOO_DEEP',
+  ...OPERATION_REFUSAL_CODES,
 ] as const;
 
 export interface CrmLoad {
