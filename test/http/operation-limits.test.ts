@@ -53,12 +53,12 @@ describe("the review's amplification, against the gateway in its own process", (
       expect(refused.status).toBe(400);
       expect(codeOf(refused)).toBe('MAX_TOKENS_EXCEEDED');
       expect(refused.bytes).toBeLessThan(1_024);
-      expect(refused.ms).toBeLessThan(3_000);
+      expect(refused.ms).toBeLessThan(5_000);
     }
-    // Before the limits: a 340 MB answer after 17-30 s, and /health waited 12-25 s. The median absorbs one slow
-    // round on a busy machine; no round may come near the old figures.
-    expect(healthMs.toSorted((a, b) => a - b)[1]).toBeLessThan(200);
-    expect(Math.max(...healthMs)).toBeLessThan(1_000);
+    // Before the limits: a 340 MB answer after 17-30 s, and /health waited 12-25 s. The bounds sit far below those
+    // figures and far above what a busy two-core machine adds, so they tell the two apart without timing the code.
+    expect(healthMs.toSorted((a, b) => a - b)[1]).toBeLessThan(1_000);
+    expect(Math.max(...healthMs)).toBeLessThan(3_000);
   });
 
   it('5,000 aliases in a multipart `operations` field (under its 100 kB cap) get the same 400, and no CRM call', async () => {
