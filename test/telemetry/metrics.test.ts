@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { png } from '../fixtures/images.ts';
 import { multipartBody, postRaw, uploadParts, type RawPart } from '../support/raw-multipart.ts';
 import { sample, startMetricsStack, type MetricsStack } from '../support/metrics-stack.ts';
@@ -196,6 +196,8 @@ describe('service mode', () => {
   const KEY = 'metrics-test-key-0123456789';
   let stack: MetricsStack;
   beforeAll(async () => {
+    // The gateway (in this process) reads this clock: the refresh back-off passes in one step, not a real second.
+    vi.useFakeTimers({ toFake: ['Date'] });
     stack = await startMetricsStack({
       ZOHO_CLIENT_ID: 'emulator-client',
       ZOHO_CLIENT_SECRET: 'emulator-secret',
@@ -205,6 +207,7 @@ describe('service mode', () => {
   });
   afterAll(async () => {
     await stack?.close();
+    vi.useRealTimers();
   });
 
   const upload = (headers: Record<string, string>) =>
@@ -221,7 +224,7 @@ describe('service mode', () => {
     await stack.crm.addFault({ target: 'accounts', kind: 'internal-error' });
     const failed = await upload({ 'x-api-key': KEY });
     expect(failed.json?.data?.uploadRecordPhoto).toMatchObject({ code: 'AUTHENTICATION_FAILURE' });
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the refresh back-off's first second
+    vi.setSystemTime(Date.now() + 1_000); // the refresh back-off's first second
     const uploaded = await upload({ 'x-api-key': KEY });
     expect(uploaded.json?.data?.uploadRecordPhoto.__typename).toBe('UploadRecordPhotoSuccess');
 
