@@ -40,7 +40,7 @@ describe('UPLOAD_MIN_BYTES_PER_SECOND: uploads must keep moving', () => {
       UPLOAD_MIN_BYTES_PER_SECOND: '1024',
     });
     // Two callers take both slots, then send one byte every 200 ms: never idle for 1 s, far below 1 KiB/s.
-    const attackers = [0, 1].map(() => slowUpload(stack!.url, { lead: LEAD, trickle: { bytes: 1, everyMs: 200 }, giveUpAfterMs: 6_000 }));
+    const attackers = [0, 1].map(() => slowUpload(stack!.url, { lead: LEAD, trickle: { bytes: 1, everyMs: 200 }, giveUpAfterMs: 10_000 }));
     await stack.crm.waitFor((log) => log.length === 2);
     const honest = resultOf(await uploadPhoto(stack.url, { file: png(8, 8), recordId: '1000000000002' }));
     const results = await Promise.all(attackers);
@@ -49,11 +49,12 @@ describe('UPLOAD_MIN_BYTES_PER_SECOND: uploads must keep moving', () => {
     expect(honest.__typename).toBe('UploadRecordPhotoSuccess');
     for (const result of results) {
       timedOut(result);
-      expect(result.elapsedMs).toBeLessThan(3_000);
+      // About the 1 s window; without the floor they hold on until they give up (10 s). The bound leaves room for a busy machine.
+      expect(result.elapsedMs).toBeLessThan(6_000);
     }
     // The CRM saw both slow requests aborted, each after about the 1 s window.
     expect(held.slice(0, 2).map((h) => h.state)).toEqual(['aborted', 'aborted']);
-    for (const { heldMs } of held.slice(0, 2)) expect(heldMs).toBeLessThan(3_000);
+    for (const { heldMs } of held.slice(0, 2)) expect(heldMs).toBeLessThan(6_000);
   });
 
   it('a client just above the floor, with pauses inside the window, still gets its photo uploaded', async () => {
@@ -81,15 +82,15 @@ describe('UPLOAD_MAX_SECONDS: a ceiling on one upload', () => {
   it('a caller above the floor but never finishing is cut at the ceiling, and its CRM request aborted', async () => {
     stack = await startStack({ UPLOAD_IDLE_TIMEOUT_MS: '1000', UPLOAD_MIN_BYTES_PER_SECOND: '1024', UPLOAD_MAX_SECONDS: '2' });
     // 2 KiB every 100 ms: 20 KiB/s, well above the floor; a 10 MB body at that pace would take over eight minutes.
-    const result = await slowUpload(stack.url, { lead: LEAD, trickle: { bytes: 2048, everyMs: 100 }, giveUpAfterMs: 6_000 });
+    const result = await slowUpload(stack.url, { lead: LEAD, trickle: { bytes: 2048, everyMs: 100 }, giveUpAfterMs: 10_000 });
     timedOut(result);
     expect(result.json?.errors?.[0]?.message).toMatch(/2 s/);
     expect(result.elapsedMs).toBeGreaterThanOrEqual(1_900);
-    expect(result.elapsedMs).toBeLessThan(3_500);
+    expect(result.elapsedMs).toBeLessThan(6_000); // without the ceiling: until it gives up (10 s)
     const held = await crmHoldTimes(stack);
     expect(held).toHaveLength(1);
     expect(held[0]!.state).toBe('aborted');
-    expect(held[0]!.heldMs).toBeLessThan(3_000);
+    expect(held[0]!.heldMs).toBeLessThan(6_000);
   });
 });
 
@@ -144,7 +145,7 @@ describe('CRM_MAX_CONCURRENCY_PER_CALLER: one caller cannot take every slot', ()
       message: expect.stringContaining('this caller already has 2 calls'),
       retryAfterSeconds: expect.any(Number),
     });
-    expect(refused[0]!.elapsedMs).toBeLessThan(1_000);
+    expect(refused[0]!.elapsedMs).toBeLessThan(2_000); // at once, not after waiting in the queue
     // The other two kept their slots until they gave up.
     expect(hogResults.filter((r) => r.status === null)).toHaveLength(2);
   });
