@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
-import { ConcurrencyLimit, QueueRefusedError } from './concurrency-limit.ts';
+import { ConcurrencyLimit } from './concurrency-limit.ts';
+import { takeCrmSlot } from './crm-slot.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
 import type { CrmObserver, CrmTimings } from './observer.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
@@ -142,31 +143,16 @@ export class PhotoClient implements PhotoUploader {
 
   async uploadPhoto(request: PhotoUploadRequest): Promise<PhotoUploadReply> {
     const observer = this.#options.observer;
-    const queueStart = performance.now();
-    let release: () => void;
-    try {
-      release = await this.#limit.acquire(request.signal, request.caller);
-    } catch (error) {
-      const queuedMs = performance.now() - queueStart;
-      observer?.slotWaitEnded?.(queuedMs, false);
-      const timings = { queuedMs, crmMs: null };
-      if (request.signal?.aborted) return { kind: 'cancelled', timings };
-      if (!(error instanceof QueueRefusedError)) throw error;
-      // A slot frees up as an upload finishes; a few seconds is a fair guess, bounded by the queue wait.
-      const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
-      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds, timings };
-    }
-    const sendStart = performance.now();
-    const queuedMs = sendStart - queueStart;
-    observer?.slotWaitEnded?.(queuedMs, true);
+    const slot = await takeCrmSlot(this.#limit, request, { queueTimeoutMs: this.#options.queueTimeoutMs, observer });
+    if (!slot.ok) return { ...slot.refusal, timings: { queuedMs: slot.queuedMs, crmMs: null } };
     let reply: PhotoUploadReply | undefined;
     try {
       reply = await this.#send(request);
-      return { ...reply, timings: { queuedMs, crmMs: performance.now() - sendStart } };
+      return { ...reply, timings: { queuedMs: slot.queuedMs, crmMs: performance.now() - slot.grantedAt } };
     } finally {
-      release();
+      slot.release();
       const status = reply?.kind === 'answered' ? reply.answer.status : null;
-      observer?.crmCallEnded?.({ operation: 'upload-photo', status, durationMs: performance.now() - sendStart });
+      observer?.crmCallEnded?.({ operation: 'upload-photo', status, durationMs: performance.now() - slot.grantedAt });
     }
   }
 

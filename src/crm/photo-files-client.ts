@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
-import { QueueRefusedError, type ConcurrencyLimit } from './concurrency-limit.ts';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import { takeCrmSlot } from './crm-slot.ts';
 import type { CrmObserver } from './observer.ts';
 import type { PhotoTarget } from './photo-client.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
@@ -121,24 +122,12 @@ export class PhotoFilesClient implements PhotoFiles {
     handle: (response: Dispatcher.ResponseData, done: CallEnd) => Promise<R>,
   ): Promise<R | PhotoFileNoAnswer> {
     const observer = this.#options.observer;
-    const queueStart = performance.now();
-    let release: () => void;
-    try {
-      release = await this.#options.limit.acquire(request.signal, request.caller);
-    } catch (error) {
-      observer?.slotWaitEnded?.(performance.now() - queueStart, false);
-      if (request.signal?.aborted) return { kind: 'cancelled' };
-      if (!(error instanceof QueueRefusedError)) throw error;
-      // A slot frees up as a call finishes; a few seconds is a fair guess, bounded by the queue wait.
-      const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
-      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds };
-    }
-    const sendStart = performance.now();
-    observer?.slotWaitEnded?.(sendStart - queueStart, true);
+    const slot = await takeCrmSlot(this.#options.limit, request, { queueTimeoutMs: this.#options.queueTimeoutMs, observer });
+    if (!slot.ok) return slot.refusal;
     let status: number | null = null;
     const done = new CallEnd(() => {
-      release();
-      observer?.crmCallEnded?.({ operation, status, durationMs: performance.now() - sendStart });
+      slot.release();
+      observer?.crmCallEnded?.({ operation, status, durationMs: performance.now() - slot.grantedAt });
     });
     try {
       let response: Dispatcher.ResponseData;

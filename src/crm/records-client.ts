@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
-import { QueueRefusedError, type ConcurrencyLimit } from './concurrency-limit.ts';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import { takeCrmSlot } from './crm-slot.ts';
 import type { CrmObserver } from './observer.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
@@ -78,19 +79,8 @@ export class RecordsClient implements RecordImagesReader {
       throw new RangeError(`a Get Records call takes 1 to ${MAX_IDS_PER_CALL} ids, not ${request.recordIds.length}`);
     }
     const observer = this.#options.observer;
-    const queueStart = performance.now();
-    let release: () => void;
-    try {
-      release = await this.#options.limit.acquire(request.signal);
-    } catch (error) {
-      observer?.slotWaitEnded?.(performance.now() - queueStart, false);
-      if (request.signal?.aborted) return { kind: 'cancelled' };
-      if (!(error instanceof QueueRefusedError)) throw error;
-      const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(this.#options.queueTimeoutMs, 30_000) / 1000));
-      return { kind: 'queue-refused', detail: error.message, retryAfterSeconds };
-    }
-    const sendStart = performance.now();
-    observer?.slotWaitEnded?.(sendStart - queueStart, true);
+    const slot = await takeCrmSlot(this.#options.limit, request, { queueTimeoutMs: this.#options.queueTimeoutMs, observer });
+    if (!slot.ok) return slot.refusal;
     let status: number | null = null;
     try {
       const reply = await this.#send(request);
@@ -98,8 +88,8 @@ export class RecordsClient implements RecordImagesReader {
       else if (reply.kind === 'answered') status = reply.answer.status;
       return reply;
     } finally {
-      release();
-      observer?.crmCallEnded?.({ operation: 'get-records', status, durationMs: performance.now() - sendStart });
+      slot.release();
+      observer?.crmCallEnded?.({ operation: 'get-records', status, durationMs: performance.now() - slot.grantedAt });
     }
   }
 
