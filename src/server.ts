@@ -8,6 +8,7 @@ import { PassThroughCredentials, type CredentialProvider } from './crm/credentia
 import { ServiceCredentials } from './crm/service-credentials.ts';
 import type { CrmObserver } from './crm/observer.ts';
 import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
+import { crmPool } from './crm/crm-pool.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { RecordsClient } from './crm/records-client.ts';
 import { PhotoFilesClient } from './crm/photo-files-client.ts';
@@ -79,6 +80,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxPerCaller: config.crm.maxConcurrencyPerCaller,
   });
   const callerOf = callerIdentity({ serviceMode: config.serviceCredentials !== null, apiKeys: config.apiKeys });
+  // One keep-alive pool to the CRM origin for every CRM client.
+  const pool = crmPool({ connectTimeoutMs: config.crm.connectTimeoutMs });
   const client = new PhotoClient({
     apiDomain: dependencies.crmOrigin,
     apiVersion: config.crm.apiVersion,
@@ -88,6 +91,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxQueue: config.crm.maxQueue,
     queueTimeoutMs: config.crm.queueTimeoutMs,
     limit: crmLimit,
+    pool,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
   const records = new RecordsClient({
@@ -97,6 +101,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     responseTimeoutMs: config.crm.responseTimeoutMs,
     queueTimeoutMs: config.crm.queueTimeoutMs,
     limit: crmLimit,
+    pool,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
   // Photo downloads and deletes: each call in a slot of the same limit.
@@ -107,6 +112,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     responseTimeoutMs: config.crm.responseTimeoutMs,
     queueTimeoutMs: config.crm.queueTimeoutMs,
     limit: crmLimit,
+    pool,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
   });
   // Signed links only in service mode: pass-through has no token of its own to fetch a linked photo with.
@@ -203,10 +209,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     crmLoad: () => client.load,
     async close() {
       await Promise.all([client.close(), records.close(), photoFiles.close(), accounts?.close()]);
+      await pool.close();
     },
     /** Aborts whatever is still in flight to the CRM and the accounts server. */
     async destroy() {
-      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy()]);
+      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy(), pool.destroy()]);
     },
   };
 }

@@ -19,6 +19,8 @@ export interface PhotoClientOptions {
   /** The gateway's one limit on concurrent CRM calls, shared with record reads; absent: one of its own from the three above. */
   limit?: ConcurrencyLimit;
   observer?: CrmObserver;
+  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
+  pool?: Dispatcher;
 }
 
 /** Whose photo: the module's API name and the record's id. */
@@ -116,19 +118,17 @@ export interface PhotoUploader {
 
 /** Streams record photos to the CRM over one keep-alive pool per CRM origin. Knows HTTP, not GraphQL. */
 export class PhotoClient implements PhotoUploader {
-  readonly #agent: Agent;
+  /** The keep-alive pool to the CRM origin: shared with the other CRM clients when given, else our own. */
+  readonly #agent: Dispatcher;
+  readonly #ownsAgent: boolean;
   readonly #options: PhotoClientOptions;
   readonly #limit: ConcurrencyLimit;
 
   constructor(options: PhotoClientOptions) {
     this.#options = options;
     this.#limit = options.limit ?? new ConcurrencyLimit({ max: options.maxConcurrency, maxQueue: options.maxQueue, timeoutMs: options.queueTimeoutMs });
-    this.#agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      // Our own StallTimer measures waits on the CRM; undici's header timer would also count the client's upload time.
-      headersTimeout: 0,
-      bodyTimeout: options.responseTimeoutMs,
-    });
+    this.#ownsAgent = options.pool === undefined;
+    this.#agent = options.pool ?? new Agent({ connect: { timeout: options.connectTimeoutMs } });
   }
 
   photoPath({ moduleApiName, recordId }: PhotoTarget, restrictWorkflow: boolean): string {
@@ -212,6 +212,9 @@ export class PhotoClient implements PhotoUploader {
         // undici streams any AsyncIterable body (documented), though its types list only Readable.
         body: body() as unknown as Readable,
         signal: controller.signal,
+        // Our own StallTimer measures waits on the CRM; undici's header timer would also count the client's upload time.
+        headersTimeout: 0,
+        bodyTimeout: this.#options.responseTimeoutMs,
       });
       stall.disarm();
       answerStatus = response.statusCode;
@@ -243,13 +246,14 @@ export class PhotoClient implements PhotoUploader {
     }
   }
 
+  /** Closes our own pool; a shared one is closed by its owner. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#ownsAgent) await this.#agent.close();
   }
 
-  /** Closes at once, aborting anything in flight. */
+  /** Closes our own pool at once, aborting anything in flight; a shared one is destroyed by its owner. */
   async destroy(): Promise<void> {
-    await this.#agent.destroy();
+    if (this.#ownsAgent) await this.#agent.destroy();
   }
 }
 

@@ -18,6 +18,8 @@ export interface PhotoFilesClientOptions {
   /** How long a call may wait for a slot (for the retry hint when it is refused one). */
   queueTimeoutMs: number;
   observer?: CrmObserver;
+  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
+  pool?: Dispatcher;
 }
 
 export interface PhotoFileRequest {
@@ -69,18 +71,15 @@ type Operation = 'download-photo' | 'delete-photo';
  * destroyed: the CRM counts the call as open until then. Knows HTTP, not GraphQL.
  */
 export class PhotoFilesClient implements PhotoFiles {
-  readonly #agent: Agent;
+  /** The keep-alive pool to the CRM origin: shared with the other CRM clients when given, else our own. */
+  readonly #agent: Dispatcher;
+  readonly #ownsAgent: boolean;
   readonly #options: PhotoFilesClientOptions;
 
   constructor(options: PhotoFilesClientOptions) {
     this.#options = options;
-    this.#agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      // Nothing is sent after the request line and headers: the CRM's time to answer is all it is.
-      headersTimeout: options.responseTimeoutMs,
-      // Counts only while we read: a body paused because our own client reads slowly does not time out here.
-      bodyTimeout: options.responseTimeoutMs,
-    });
+    this.#ownsAgent = options.pool === undefined;
+    this.#agent = options.pool ?? new Agent({ connect: { timeout: options.connectTimeoutMs } });
   }
 
   photoPath({ moduleApiName, recordId }: PhotoTarget): string {
@@ -138,6 +137,10 @@ export class PhotoFilesClient implements PhotoFiles {
           method: operation === 'download-photo' ? 'GET' : 'DELETE',
           headers: { authorization: request.authorization, accept: operation === 'download-photo' ? '*/*' : 'application/json' },
           ...(request.signal ? { signal: request.signal } : {}),
+          // Nothing is sent after the request line and headers: the CRM's time to answer is all it is.
+          headersTimeout: this.#options.responseTimeoutMs,
+          // Counts only while we read: a body paused because our own client reads slowly does not time out here.
+          bodyTimeout: this.#options.responseTimeoutMs,
         });
       } catch (error) {
         if (request.signal?.aborted) return { kind: 'cancelled' };
@@ -158,13 +161,14 @@ export class PhotoFilesClient implements PhotoFiles {
     }
   }
 
+  /** Closes our own pool; a shared one is closed by its owner. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#ownsAgent) await this.#agent.close();
   }
 
   /** Closes at once, aborting anything in flight. */
   async destroy(): Promise<void> {
-    await this.#agent.destroy();
+    if (this.#ownsAgent) await this.#agent.destroy();
   }
 }
 

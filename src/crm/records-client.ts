@@ -22,6 +22,8 @@ export interface RecordsClientOptions {
   /** How long a call may wait for a slot (for the retry hint when it is refused one). */
   queueTimeoutMs: number;
   observer?: CrmObserver;
+  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
+  pool?: Dispatcher;
 }
 
 export interface RecordImagesRequest {
@@ -57,16 +59,15 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
  * each call inside a slot of the concurrency limit the uploads share. Knows HTTP, not GraphQL.
  */
 export class RecordsClient implements RecordImagesReader {
-  readonly #agent: Agent;
+  /** The keep-alive pool to the CRM origin: shared with the other CRM clients when given, else our own. */
+  readonly #agent: Dispatcher;
+  readonly #ownsAgent: boolean;
   readonly #options: RecordsClientOptions;
 
   constructor(options: RecordsClientOptions) {
     this.#options = options;
-    this.#agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      headersTimeout: options.responseTimeoutMs,
-      bodyTimeout: options.responseTimeoutMs,
-    });
+    this.#ownsAgent = options.pool === undefined;
+    this.#agent = options.pool ?? new Agent({ connect: { timeout: options.connectTimeoutMs } });
   }
 
   recordsPath(moduleApiName: string, recordIds: readonly string[]): string {
@@ -102,6 +103,9 @@ export class RecordsClient implements RecordImagesReader {
         method: 'GET',
         headers: { authorization: request.authorization, accept: 'application/json' },
         ...(request.signal ? { signal: request.signal } : {}),
+        headersTimeout: this.#options.responseTimeoutMs,
+        // Counts only while we read: a body paused because our own caller reads slowly does not time out here.
+        bodyTimeout: this.#options.responseTimeoutMs,
       });
     } catch (error) {
       if (request.signal?.aborted) return { kind: 'cancelled' };
@@ -129,13 +133,14 @@ export class RecordsClient implements RecordImagesReader {
     return { kind: 'answered', answer };
   }
 
+  /** Closes our own pool; a shared one is closed by its owner. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#ownsAgent) await this.#agent.close();
   }
 
   /** Closes at once, aborting anything in flight. */
   async destroy(): Promise<void> {
-    await this.#agent.destroy();
+    if (this.#ownsAgent) await this.#agent.destroy();
   }
 }
 
