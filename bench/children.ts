@@ -20,7 +20,7 @@ export interface ForkOptions {
   env?: Record<string, string>;
   execArgv?: string[];
   /** What the child prints or announces when it is ready; resolves with what to know about it. */
-  ready: { announce: string } | { stdout: RegExp };
+  ready: { announce: string } | { stdout: RegExp } | { poll: string };
   readyTimeoutMs?: number;
 }
 
@@ -197,8 +197,24 @@ export async function startChild<T = unknown>(options: ForkOptions): Promise<{ c
   const ready =
     'announce' in options.ready
       ? await child.waitForAnnouncement<T>(options.ready.announce, timeoutMs)
-      : ((await child.waitForOutput(options.ready.stdout, timeoutMs)) as unknown as T);
+      : 'poll' in options.ready
+        ? ((await waitForAnswer(child, options.ready.poll, timeoutMs)) as unknown as T)
+        : ((await child.waitForOutput(options.ready.stdout, timeoutMs)) as unknown as T);
   return { child, ready };
+}
+
+/** For a child that prints nothing when it is ready (a gateway logging only warnings): poll a URL until it answers 200. */
+async function waitForAnswer(child: Child, url: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok) return url;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${child.name} did not answer ${url} within ${timeoutMs} ms.\n--- its output ---\n${child.output.trim()}\n---`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Stops every child still running, gracefully then by force. */

@@ -1,4 +1,5 @@
 /** Starts each process the bench needs, on loopback, and knows where to reach it. */
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { CRM_PATH } from './bodies.ts';
 import { Child, startChild } from './children.ts';
@@ -41,24 +42,27 @@ export interface GatewayOptions {
 export async function startGateway(options: GatewayOptions): Promise<Server> {
   const { root, gatewayRoot, sinkOrigin } = options;
   const watchdog = pathToFileURL(`${root}bench/watchdog.ts`).href;
+  // The banner is an info line: a gateway told to log less (LOG_LEVEL=warn, for an A/B of the logs) prints nothing,
+  // so it gets a port chosen here and is ready when its liveness probe answers.
+  const quiet = /^(warn|error|fatal|silent)$/i.test(options.env?.LOG_LEVEL ?? '');
+  if (quiet) {
+    const port = await freePort();
+    const { child } = await startChild({
+      name: 'gateway (src/main.ts)',
+      module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
+      cwd: gatewayRoot,
+      execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
+      env: { ...gatewayEnv(options), PORT: String(port) },
+      ready: { poll: `http://127.0.0.1:${port}/health/live` },
+    });
+    return { child, origin: `http://127.0.0.1:${port}`, path: '/graphql' };
+  }
   const { child, ready } = await startChild<RegExpMatchArray>({
     name: 'gateway (src/main.ts)',
     module: `${gatewayRoot.replace(/\/?$/, '/')}src/main.ts`,
     cwd: gatewayRoot,
     execArgv: ['--import', watchdog, ...profileArgs(options.profileDir), ...(options.execArgv ?? [])],
-    // NODE_ENV and NODE_OPTIONS as the container image sets them (Dockerfile); BENCH_GATEWAY_ENV may override them,
-    // and may turn the metrics listener on (METRICS_PORT=<a free port>): it is off here, as 9464 may be taken.
-    env: {
-      NODE_ENV: 'production',
-      NODE_OPTIONS: '--max-semi-space-size=2',
-      METRICS_PORT: '0',
-      // The load generator is one token standing for many users: its share of the CRM slots is lifted.
-      CRM_MAX_CONCURRENCY_PER_CALLER: '1000',
-      ...options.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ZOHO_API_DOMAIN: sinkOrigin,
-    },
+    env: gatewayEnv(options),
     ready: { stdout: /(https?:\/\/[^\s/]+)\/graphql/ },
   });
   // The banner names the CRM it calls: make sure it is the sink and not the embedded emulator.
@@ -66,6 +70,33 @@ export async function startGateway(options: GatewayOptions): Promise<Server> {
     throw new Error(`the gateway does not say it calls the sink at ${sinkOrigin}; its banner:\n${child.output}`);
   });
   return { child, origin: ready[1]!, path: '/graphql' };
+}
+
+/** NODE_ENV and NODE_OPTIONS as the container image sets them (Dockerfile); BENCH_GATEWAY_ENV may override them. */
+function gatewayEnv(options: GatewayOptions): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    NODE_OPTIONS: '--max-semi-space-size=2',
+    // Off here, as 9464 may be taken; BENCH_GATEWAY_ENV may turn it on (METRICS_PORT=<a free port>).
+    METRICS_PORT: '0',
+    // The load generator is one token standing for many users: its share of the CRM slots is lifted.
+    CRM_MAX_CONCURRENCY_PER_CALLER: '1000',
+    ...options.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ZOHO_API_DOMAIN: options.sinkOrigin,
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function profileArgs(profileDir: string | undefined): string[] {
