@@ -38,8 +38,12 @@ export type PhotoDownloadOutcome =
   | { ok: false; absence: PhotoAbsence };
 
 export interface PhotoDownloadServiceOptions {
-  /** How long the client may take none of the photo while the CRM has more for it. */
+  /** How long the client may take none of the photo while the CRM has more for it; also the rate floor's window. */
   idleTimeoutMs: number;
+  /** The least the client must read, on average, while the CRM has more for it; 0 or absent: no floor. */
+  minBytesPerSecond?: number;
+  /** The longest a client may take reading one photo, from its first byte; 0 or absent: no ceiling. */
+  maxMs?: number;
 }
 
 /** The client went away before the photo started: nothing is left to answer. */
@@ -118,7 +122,12 @@ export class PhotoDownloadService {
       const what = sniff === null ? 'an empty body' : sniff.status === 'unsupported' ? `bytes that are not an image (${sniff.reason})` : 'an incomplete image header';
       return { ok: false, failure: unexpectedCrmAnswer(status, what, moduleApiName) };
     }
-    const body = new PhotoForward(head.bytes, source, { idleTimeoutMs: this.#options.idleTimeoutMs, ended: head.ended });
+    const body = new PhotoForward(head.bytes, source, {
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      minBytesPerSecond: this.#options.minBytesPerSecond ?? 0,
+      maxMs: this.#options.maxMs ?? 0,
+      ended: head.ended,
+    });
     // Whoever streams it listens for its failures; none of them may reach the process as an unhandled 'error'.
     body.on('error', () => {});
     return { ok: true, photo: { image: sniff.image, byteSize: head.ended ? head.bytes.length : contentLength, body } };

@@ -1,8 +1,14 @@
 import { Readable } from 'node:stream';
+import { PaceCheck, type PaceLimits } from './pace-check.ts';
 
 /** The client took none of the photo for the idle timeout: its download is cut off and the CRM call ended. */
 export class DownloadStalledError extends Error {
   override name = 'DownloadStalledError';
+}
+
+/** The client read below the rate floor, or past the ceiling on one download: cut off, as a stalled one is. */
+export class DownloadTooSlowError extends DownloadStalledError {
+  override name = 'DownloadTooSlowError';
 }
 
 /** The CRM's answer broke off before its end: whatever was sent of the photo is all there is. */
@@ -64,18 +70,26 @@ function nextEvent(source: Readable): Promise<void> {
  * The head, then the rest of the source as it arrives, at the pace the consumer reads it (the source is paused
  * while the consumer's buffer is full, which pauses the CRM's connection). Destroying it destroys the source,
  * which aborts the CRM request. A consumer that takes nothing for `idleTimeoutMs` while data waits gets a
- * DownloadStalledError; a source that breaks off, a PhotoSourceError.
+ * DownloadStalledError; one that takes less than `minBytesPerSecond` on average while data waits (it may fall
+ * behind by `idleTimeoutMs` worth), or is still reading `maxMs` after the forward began, a DownloadTooSlowError
+ * (the uploads' PaceCheck, checked whenever the consumer asks for more or its buffer fills: no timer of its own);
+ * a source that breaks off, a PhotoSourceError. Time spent waiting on the CRM does not count against the floor.
  */
 export class PhotoForward extends Readable {
   readonly #source: Readable;
   readonly #idleTimeoutMs: number;
+  readonly #pace: PaceCheck;
   #wanted = false;
+  /** Bytes handed to the consumer since the pace was last checked. */
+  #handedOut = 0;
   #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(head: Buffer, source: Readable, options: { idleTimeoutMs: number; ended: boolean }) {
+  constructor(head: Buffer, source: Readable, options: { idleTimeoutMs: number; ended: boolean } & Pick<PaceLimits, 'minBytesPerSecond' | 'maxMs'>) {
     super({ highWaterMark: 64 * 1024 });
     this.#source = source;
     this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#pace = new PaceCheck(options);
+    this.#handedOut = head.length;
     if (head.length > 0) this.push(head);
     if (options.ended) {
       this.push(null);
@@ -90,7 +104,23 @@ export class PhotoForward extends Readable {
   override _read(): void {
     this.#wanted = true;
     this.#disarm();
+    if (!this.#checkPace()) return;
     this.#pump();
+  }
+
+  /** Settles the wait on the consumer against the floor and the ceiling; false when it cut the download off. */
+  #checkPace(): boolean {
+    const verdict = this.#pace.check(this.#handedOut);
+    this.#handedOut = 0;
+    if (verdict === 'ok') return true;
+    this.destroy(
+      new DownloadTooSlowError(
+        verdict === 'past-ceiling'
+          ? `the client was still reading the photo after the ${this.#pace.maxMs / 1000} s one download may take`
+          : `the client read less than ${this.#pace.minBytesPerSecond} bytes a second, the least a download must keep up`,
+      ),
+    );
+    return false;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -105,11 +135,19 @@ export class PhotoForward extends Readable {
 
   readonly #pump = (): void => {
     while (this.#wanted) {
-      const chunk = this.#source.read() as Buffer | null;
+      // At most a buffer's worth at a time, so the consumer's pace is measured in steps no larger than that.
+      if (this.#source.readableLength === 0) {
+        this.#source.read(0); // asks the source for more (or to end), taking nothing
+        if (this.#source.readableLength === 0) return;
+      }
+      const chunk = this.#source.read(Math.min(this.#source.readableLength, this.readableHighWaterMark)) as Buffer | null;
       if (chunk === null) return;
+      this.#handedOut += chunk.length;
       this.#wanted = this.push(chunk);
     }
     // The consumer's buffer is full: from now until it asks for more, it is the one we wait on.
+    if (!this.#checkPace()) return;
+    this.#pace.waiting();
     this.#arm();
   };
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { PaceCheck } from './pace-check.ts';
 
 /**
  * How a client's upload stream failed: it went quiet, it moved too slowly (below the rate floor, or past the
@@ -45,15 +46,7 @@ export interface StreamReaderOptions {
 export class StreamReader {
   readonly #stream: Readable;
   readonly #idleTimeoutMs: number;
-  readonly #minBytesPerSecond: number;
-  readonly #bytesPerMs: number;
-  /** Bytes the client may fall behind the floor by, and bank ahead of it. */
-  readonly #slackBytes: number;
-  /** Ahead of (positive) or behind (negative) the floor, in bytes. */
-  #credit: number;
-  readonly #maxMs: number;
-  readonly #deadline: number;
-  #waitStartedAt: number | null = null;
+  readonly #pace: PaceCheck;
   #ended = false;
   #failure: { error: unknown } | undefined;
   #released = false;
@@ -63,14 +56,7 @@ export class StreamReader {
   constructor(stream: Readable, options: StreamReaderOptions = {}) {
     this.#stream = stream;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
-    const minBytesPerSecond = options.minBytesPerSecond ?? 0;
-    this.#minBytesPerSecond = minBytesPerSecond;
-    this.#bytesPerMs = minBytesPerSecond / 1000;
-    // The window is the idle timeout: a client may pause that long, and no longer, at the floor's expense.
-    this.#slackBytes = minBytesPerSecond * (this.#idleTimeoutMs > 0 ? this.#idleTimeoutMs : 30_000) / 1000;
-    this.#credit = this.#slackBytes;
-    this.#maxMs = options.maxMs ?? 0;
-    this.#deadline = this.#maxMs > 0 ? performance.now() + this.#maxMs : Number.POSITIVE_INFINITY;
+    this.#pace = new PaceCheck(options);
     stream.on('readable', this.#notify);
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onError);
@@ -95,19 +81,12 @@ export class StreamReader {
 
   /** Settles the last wait against the floor, counts `bytes` in, and fails the stream below the floor or past the ceiling. */
   #checkPace(bytes: number): void {
-    if (this.#bytesPerMs === 0 && this.#maxMs === 0) return;
-    const now = performance.now();
-    if (now > this.#deadline) {
-      this.#fail(`the upload took longer than the ${this.#maxMs / 1000} s one upload may take`);
+    const verdict = this.#pace.check(bytes);
+    if (verdict === 'past-ceiling') {
+      this.#fail(`the upload took longer than the ${this.#pace.maxMs / 1000} s one upload may take`);
     }
-    if (this.#bytesPerMs === 0) return;
-    if (this.#waitStartedAt !== null) {
-      this.#credit -= (now - this.#waitStartedAt) * this.#bytesPerMs;
-      this.#waitStartedAt = null;
-    }
-    this.#credit = Math.min(this.#slackBytes, this.#credit + bytes);
-    if (this.#credit < 0) {
-      this.#fail(`the client sent less than ${this.#minBytesPerSecond} bytes a second, the least an upload must keep up`);
+    if (verdict === 'below-floor') {
+      this.#fail(`the client sent less than ${this.#pace.minBytesPerSecond} bytes a second, the least an upload must keep up`);
     }
   }
 
@@ -120,7 +99,7 @@ export class StreamReader {
   #waitForData(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#waiter = { resolve, reject };
-      if (this.#bytesPerMs > 0) this.#waitStartedAt = performance.now();
+      this.#pace.waiting();
       if (this.#idleTimeoutMs <= 0) return;
       // One timer per reader, restarted on every wait, rather than a new timer per chunk.
       if (this.#idleTimer) this.#idleTimer.refresh();
