@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
-import { createLogger, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
+import { createLogger, downloadLog, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
 import { combineObservers } from './telemetry/observers.ts';
 import { startTracing, tracingSettings, type TracingSettings } from './telemetry/tracing.ts';
 
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
     graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
-    observer: combineObservers(uploadLog(logger), metrics?.observer),
+    observer: combineObservers(uploadLog(logger), downloadLog(logger), metrics?.observer),
     plugins: [...(tracing ? [tracing.plugin] : []), useRequestErrorLog(logger), ...(metrics ? [metrics.plugin] : [])],
     yogaLogger: yogaLogger(logger),
   });

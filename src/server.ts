@@ -26,6 +26,7 @@ import { PhotoDeleteService } from './photos/delete-record-photo.ts';
 import { PhotoLinkSigner } from './photos/photo-links.ts';
 import { usePhotoDownloads } from './http/photo-download.ts';
 import type { UploadObserver } from './photos/upload-report.ts';
+import type { DownloadObserver } from './photos/download-report.ts';
 import { buildSchema } from './schema/index.ts';
 import type { GraphContext } from './schema/builder.ts';
 import { MAX_PHOTO_BYTES } from './photos/limits.ts';
@@ -60,7 +61,7 @@ export interface GatewayDependencies {
   yogaLogger?: YogaLogger;
 }
 
-export type GatewayObserver = CrmObserver & Partial<UploadObserver>;
+export type GatewayObserver = CrmObserver & Partial<UploadObserver> & Partial<DownloadObserver>;
 
 const MAX_MULTIPART_BYTES = 25_000_000;
 const MAX_JSON_BYTES = 1_000_000;
@@ -176,6 +177,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
         serviceMode: config.serviceCredentials !== null,
         signer,
         callerOf,
+        ...(dependencies.observer?.downloadEnded ? { observer: dependencies.observer as DownloadObserver } : {}),
       }),
       ...(config.apiKeys.length > 0 ? [useApiKeys(config.apiKeys, { bearer: config.serviceCredentials !== null })] : []),
       useCsrfPrevention(),

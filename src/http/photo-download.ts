@@ -5,11 +5,14 @@
 import type { Plugin } from 'graphql-yoga';
 import type { CrmModule } from '../crm/modules.ts';
 import { DownloadCancelledError, type PhotoDownloadService } from '../photos/download-record-photo.ts';
+import type { DownloadObserver } from '../photos/download-report.ts';
 import { unknownModule, type CrmFailure, type PhotoAbsence } from '../photos/failures.ts';
 import type { ImageFormat } from '../photos/image-sniffer.ts';
 import type { PhotoLinkSigner } from '../photos/photo-links.ts';
 import { apiKeyCheck, apiKeyRequiredMessage } from './api-keys.ts';
 import type { NodeServerContext } from './multipart-request.ts';
+import { DownloadStalledError, PhotoSourceError } from '../photos/photo-download-stream.ts';
+import { requestIdOf } from './request-id.ts';
 
 export const PHOTO_ROUTE_PREFIX = '/photos/';
 const PHOTO_PATH = /^\/photos\/([^/]+)\/([^/]+)$/;
@@ -29,7 +32,21 @@ export interface PhotoDownloadRouteOptions {
   signer: PhotoLinkSigner | null;
   /** Who is calling, for its share of the CRM slots (a signed link's caller is its address). */
   callerOf?: (request: Request, address: string | undefined) => string;
+  /** Told once per download when it ends (logs). */
+  observer?: DownloadObserver;
 }
+
+/** What the route learns about one download on its way, for its report. */
+interface Track {
+  moduleApiName: string | null;
+  recordId: string | null;
+  crmStatus: number | null;
+  crmFailed: boolean;
+  body: { stream: import('node:stream').Readable; bytesForwarded(): number } | null;
+}
+
+/** The code of each refusal the route answers with, for the report. */
+const refusalCodes = new WeakMap<Response, string>();
 
 /** A refusal's JSON body: a CrmErrorCode (or a request-error code), what happened, and what to do about it. */
 interface ErrorBody {
@@ -42,10 +59,12 @@ interface ErrorBody {
 type ResponseConstructor = typeof Response;
 
 function json(status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  const response = new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
   });
+  refusalCodes.set(response, body.code);
+  return response;
 }
 
 /** The HTTP status for each failure family of the result unions, and for a missing photo. */
@@ -106,10 +125,18 @@ export function usePhotoDownloads(options: PhotoDownloadRouteOptions): Plugin<Re
   const hasValidKey = options.apiKeys.length > 0 ? apiKeyCheck(options.apiKeys, { bearer: options.serviceMode }) : null;
   const modules = new Map(options.modules.map((module) => [module.apiName, module]));
 
-  async function answer(request: Request, url: URL, serverContext: NodeServerContext, fetchAPI: { Response: ResponseConstructor }): Promise<Response> {
+  async function answer(
+    request: Request,
+    url: URL,
+    serverContext: NodeServerContext,
+    fetchAPI: { Response: ResponseConstructor },
+    track: Track,
+  ): Promise<Response> {
     const match = PHOTO_PATH.exec(url.pathname);
     const moduleName = match ? decodeSegment(match[1]!) : null;
     const recordId = match ? decodeSegment(match[2]!) : null;
+    track.moduleApiName = moduleName;
+    track.recordId = recordId;
     if (moduleName === null || recordId === null) {
       return json(404, {
         code: 'INVALID_URL_PATTERN',
@@ -163,7 +190,15 @@ export function usePhotoDownloads(options: PhotoDownloadRouteOptions): Plugin<Re
       if (error instanceof DownloadCancelledError) return new fetchAPI.Response(null, { status: 499 });
       throw error;
     }
-    if (!outcome.ok) return 'failure' in outcome ? failureResponse(outcome.failure) : absenceResponse(outcome.absence);
+    track.crmStatus = outcome.crmStatus ?? null;
+    if (!outcome.ok) {
+      if ('failure' in outcome) {
+        track.crmFailed = outcome.failure.kind === 'crm-service';
+        return failureResponse(outcome.failure);
+      }
+      return absenceResponse(outcome.absence);
+    }
+    track.body = { stream: outcome.photo.body, bytesForwarded: outcome.photo.bytesForwarded };
 
     const { image, byteSize, body } = outcome.photo;
     // The body fails when the CRM breaks off or the client stops reading: cut the connection, so the client sees a
@@ -183,7 +218,38 @@ export function usePhotoDownloads(options: PhotoDownloadRouteOptions): Plugin<Re
   return {
     async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       if (!url.pathname.startsWith(PHOTO_ROUTE_PREFIX)) return;
-      endResponse(await answer(request, url, serverContext, fetchAPI));
+      const started = performance.now();
+      const track: Track = { moduleApiName: null, recordId: null, crmStatus: null, crmFailed: false, body: null };
+      const response = await answer(request, url, serverContext, fetchAPI, track);
+      endResponse(response);
+      const { observer } = options;
+      if (!observer) return;
+      const report = (outcome: string, bytesSent: number, crmFailed: boolean) =>
+        observer.downloadEnded({
+          requestId: requestIdOf(request),
+          moduleApiName: track.moduleApiName,
+          recordId: track.recordId,
+          outcome,
+          httpStatus: response.status,
+          bytesSent,
+          crmStatus: track.crmStatus,
+          crmFailed,
+          totalMs: performance.now() - started,
+        });
+      const { body } = track;
+      const res = serverContext.res;
+      if (body === null || res === undefined) {
+        return report(refusalCodes.get(response) ?? (response.status === 499 ? 'CLIENT_GONE' : 'downloaded'), 0, track.crmFailed);
+      }
+      // A photo under way: it ends when the connection is done with it, whole or cut.
+      let failure: unknown;
+      body.stream.once('error', (error) => (failure ??= error));
+      res.once('close', () => {
+        if (res.writableFinished) return report('downloaded', body.bytesForwarded(), false);
+        if (failure instanceof DownloadStalledError) return report('DOWNLOAD_TIMEOUT', body.bytesForwarded(), false);
+        if (failure instanceof PhotoSourceError) return report('CRM_CONNECTION_LOST', body.bytesForwarded(), true);
+        return report('CLIENT_GONE', body.bytesForwarded(), false);
+      });
     },
   };
 }

@@ -29,13 +29,19 @@ export interface PhotoDownload {
    * timeout, and with a PhotoSourceError when the CRM's answer breaks off.
    */
   body: Readable;
+  /** Photo bytes handed on from `body` so far. */
+  bytesForwarded(): number;
 }
 
-export type PhotoDownloadOutcome =
+export type PhotoDownloadOutcome = (
   | { ok: true; photo: PhotoDownload }
   | { ok: false; failure: CrmFailure }
   /** The record exists and the caller may see it, but it has no photo. */
-  | { ok: false; absence: PhotoAbsence };
+  | { ok: false; absence: PhotoAbsence }
+) & {
+  /** The CRM's HTTP status, when it answered (for the logs). */
+  crmStatus?: number | null;
+};
 
 export interface PhotoDownloadServiceOptions {
   /** How long the client may take none of the photo while the CRM has more for it; also the rate floor's window. */
@@ -81,18 +87,18 @@ export class PhotoDownloadService {
       case 'transport-failed':
         return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
       case 'no-photo':
-        return { ok: false, absence: noPhoto(target) };
+        return { ok: false, absence: noPhoto(target), crmStatus: 204 };
       case 'answered': {
         const verdict = verdictOfCrmAnswer(readCrmAnswer(reply.answer, { sentAuthorization: authorization }), target, 'read');
         if (!verdict.ok) {
           if (verdict.failure.code === 'INVALID_TOKEN') this.#credentials.rejected(authorization);
-          return verdict;
+          return { ...verdict, crmStatus: reply.answer.status };
         }
         // A success code where the photo should be.
-        return { ok: false, failure: unexpectedCrmAnswer(reply.answer.status, 'a CRM answer instead of the photo', moduleApiName) };
+        return { ok: false, failure: unexpectedCrmAnswer(reply.answer.status, 'a CRM answer instead of the photo', moduleApiName), crmStatus: reply.answer.status };
       }
       case 'photo':
-        return this.#forward(reply.body, reply.status, reply.contentLength, moduleApiName, request.signal);
+        return { ...(await this.#forward(reply.body, reply.status, reply.contentLength, moduleApiName, request.signal)), crmStatus: reply.status };
     }
   }
 
@@ -130,6 +136,9 @@ export class PhotoDownloadService {
     });
     // Whoever streams it listens for its failures; none of them may reach the process as an unhandled 'error'.
     body.on('error', () => {});
-    return { ok: true, photo: { image: sniff.image, byteSize: head.ended ? head.bytes.length : contentLength, body } };
+    return {
+      ok: true,
+      photo: { image: sniff.image, byteSize: head.ended ? head.bytes.length : contentLength, body, bytesForwarded: () => body.bytesForwarded },
+    };
   }
 }

@@ -82,6 +82,7 @@ export class PhotoForward extends Readable {
   #wanted = false;
   /** Bytes handed to the consumer since the pace was last checked. */
   #handedOut = 0;
+  #handedOutTotal = 0;
   #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(head: Buffer, source: Readable, options: { idleTimeoutMs: number; ended: boolean } & Pick<PaceLimits, 'minBytesPerSecond' | 'maxMs'>) {
@@ -90,6 +91,7 @@ export class PhotoForward extends Readable {
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#pace = new PaceCheck(options);
     this.#handedOut = head.length;
+    this.#handedOutTotal = head.length;
     if (head.length > 0) this.push(head);
     if (options.ended) {
       this.push(null);
@@ -99,6 +101,11 @@ export class PhotoForward extends Readable {
     source.on('end', this.#onEnd);
     source.on('error', this.#onError);
     source.on('close', this.#onClose);
+  }
+
+  /** Photo bytes handed to the consumer so far. */
+  get bytesForwarded(): number {
+    return this.#handedOutTotal;
   }
 
   override _read(): void {
@@ -143,6 +150,7 @@ export class PhotoForward extends Readable {
       const chunk = this.#source.read(Math.min(this.#source.readableLength, this.readableHighWaterMark)) as Buffer | null;
       if (chunk === null) return;
       this.#handedOut += chunk.length;
+      this.#handedOutTotal += chunk.length;
       this.#wanted = this.push(chunk);
     }
     // The consumer's buffer is full: from now until it asks for more, it is the one we wait on.

@@ -6,6 +6,7 @@ import { requestIdOf } from '../http/request-id.ts';
 import { uploadStreamRequestError } from '../http/request-errors.ts';
 import { UploadStreamError } from '../photos/stream-reader.ts';
 import type { UploadObserver, UploadReport } from '../photos/upload-report.ts';
+import type { DownloadObserver, DownloadReport } from '../photos/download-report.ts';
 
 export type { Logger } from 'pino';
 
@@ -72,6 +73,29 @@ export function uploadLog(logger: Logger): UploadObserver {
       } else {
         logger.info(line, 'upload ended');
       }
+    },
+  };
+}
+
+/**
+ * One line per download (`GET /photos/…`) when it ends: `warn` when the CRM failed (5xx, timeout, unreachable, an
+ * answer that broke off), `info` otherwise. The URL is not logged: a signed link's signature stays out of the line.
+ */
+export function downloadLog(logger: Logger): DownloadObserver {
+  return {
+    downloadEnded(report: DownloadReport) {
+      const line = {
+        requestId: report.requestId,
+        module: report.moduleApiName,
+        recordId: report.recordId,
+        outcome: report.outcome,
+        httpStatus: report.httpStatus,
+        bytesSent: report.bytesSent,
+        crmStatus: report.crmStatus,
+        totalMs: round(report.totalMs),
+      };
+      if (report.crmFailed) logger.warn(line, 'download ended: the CRM failed');
+      else logger.info(line, 'download ended');
     },
   };
 }

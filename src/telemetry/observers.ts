@@ -1,10 +1,11 @@
 import type { CrmObserver } from '../crm/observer.ts';
+import type { DownloadObserver } from '../photos/download-report.ts';
 import type { UploadObserver } from '../photos/upload-report.ts';
 
-export type Observer = CrmObserver & Partial<UploadObserver>;
+export type Observer = CrmObserver & Partial<UploadObserver> & Partial<DownloadObserver>;
 
-type Hook = 'crmCallEnded' | 'slotWaitEnded' | 'tokenRefreshEnded' | 'uploadEnded';
-const HOOKS: readonly Hook[] = ['crmCallEnded', 'slotWaitEnded', 'tokenRefreshEnded', 'uploadEnded'];
+type Hook = 'crmCallEnded' | 'slotWaitEnded' | 'tokenRefreshEnded' | 'uploadEnded' | 'downloadEnded';
+const HOOKS: readonly Hook[] = ['crmCallEnded', 'slotWaitEnded', 'tokenRefreshEnded', 'uploadEnded', 'downloadEnded'];
 
 /**
  * One observer that tells each of `observers` (logs, metrics, …) in turn. It has only the hooks at least one of
