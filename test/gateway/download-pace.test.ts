@@ -112,15 +112,33 @@ async function stackWithPhoto(env: Record<string, string>): Promise<{ stack: Sta
 
 describe('a download holds its CRM slot no longer than a slow upload would', () => {
   it('cuts a reader past UPLOAD_MAX_SECONDS however fast it reads, and frees the slot', async () => {
-    const { stack: s } = await stackWithPhoto({ UPLOAD_MIN_BYTES_PER_SECOND: '0', UPLOAD_MAX_SECONDS: '2' });
-    const reader = pacedReader(s.url, 700_000); // the whole photo would take about 14 s
-    const closedAfter = await within(reader.closed, 11_000);
-    expect(closedAfter).not.toBe('still open');
-    console.info(`past the ceiling: cut after ${Math.round(closedAfter as number)} ms, ${reader.received} of ${PHOTO_BYTES} bytes`);
-    expect(closedAfter as number).toBeGreaterThanOrEqual(2_000);
-    expect(reader.received).toBeLessThan(PHOTO_BYTES);
-    expect(await settle(() => s.gateway.crmLoad(), (load) => load.inFlight === 0)).toEqual({ inFlight: 0, queued: 0 });
-  }, 20_000);
+    // No floor, an idle timeout that never fires: only the 2 s ceiling stands between this reader and the slot.
+    const { stack: s } = await stackWithPhoto({ UPLOAD_MIN_BYTES_PER_SECOND: '0', UPLOAD_MAX_SECONDS: '2', UPLOAD_IDLE_TIMEOUT_MS: '20000' });
+    const started = performance.now();
+    const reader = pacedReader(s.url, 300_000); // the whole photo would take over 30 s
+    expect((await settle(() => s.gateway.crmLoad(), (l) => l.inFlight === 1)).inFlight).toBe(1);
+    const load = await settle(() => s.gateway.crmLoad(), (l) => l.inFlight === 0, 10_000);
+    const freedAfter = performance.now() - started;
+    console.info(`past the ceiling: slot freed after ${Math.round(freedAfter)} ms, the reader at ${reader.received} of ${PHOTO_BYTES} bytes`);
+    expect(load).toEqual({ inFlight: 0, queued: 0 });
+    expect(freedAfter).toBeGreaterThanOrEqual(2_000);
+    expect(reader.received).toBeLessThan(PHOTO_BYTES / 2);
+    reader.stop();
+  }, 25_000);
+
+  it('frees the slot of a reader below the floor that is never idle for a whole window', async () => {
+    // Floor 1.5 MB/s over a 5 s window; the reader takes 400 KB/s.
+    const { stack: s } = await stackWithPhoto({ UPLOAD_MIN_BYTES_PER_SECOND: '1500000', UPLOAD_IDLE_TIMEOUT_MS: '5000' });
+    const started = performance.now();
+    const reader = pacedReader(s.url, 400_000);
+    expect((await settle(() => s.gateway.crmLoad(), (l) => l.inFlight === 1)).inFlight).toBe(1);
+    const load = await settle(() => s.gateway.crmLoad(), (l) => l.inFlight === 0, 10_000);
+    const freedAfter = performance.now() - started;
+    console.info(`below the floor: slot freed after ${Math.round(freedAfter)} ms, the reader at ${reader.received} of ${PHOTO_BYTES} bytes`);
+    expect(load).toEqual({ inFlight: 0, queued: 0 });
+    expect(reader.received).toBeLessThan(PHOTO_BYTES / 2);
+    reader.stop();
+  }, 25_000);
 
   it('an honest reader, slow but above the floor, gets every byte', async () => {
     const { stack: s, photo } = await stackWithPhoto({ UPLOAD_MIN_BYTES_PER_SECOND: '1000000' });
