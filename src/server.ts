@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaLogger } from 'graphql-yoga';
 import type { GatewayConfig } from './config.ts';
 import { AccountsClient } from './crm/accounts-client.ts';
@@ -14,6 +13,7 @@ import { RecordsClient } from './crm/records-client.ts';
 import { PhotoFilesClient } from './crm/photo-files-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
+import { renderGraphiQLWithUploads } from './http/graphiql.ts';
 import { useBodyLimits } from './http/body-limits.ts';
 import { callerIdentity } from './http/caller-identity.ts';
 import { serverTimeouts } from './http/server-timeouts.ts';
@@ -66,9 +66,22 @@ export type GatewayObserver = CrmObserver & Partial<UploadObserver> & Partial<Do
 const MAX_MULTIPART_BYTES = 25_000_000;
 const MAX_JSON_BYTES = 1_000_000;
 
-const GRAPHIQL_QUERY = `# Uploads need a multipart request (curl, Apollo Client); here you can explore the schema.
-query Schema {
-  _service { sdl }
+const GRAPHIQL_UPLOAD = `# Pick a file for $file in the bar above the tabs, then run (Ctrl-Enter):
+# GraphiQL sends it as a multipart request.
+mutation UploadPhoto($module: CrmModule!, $recordId: ID!, $file: Upload!) {
+  uploadRecordPhoto(module: $module, recordId: $recordId, file: $file) {
+    __typename
+    ... on UploadRecordPhotoSuccess {
+      photo { filename format byteSize width height }
+      record { photo { version url } }
+    }
+    ... on CrmError { code message }
+  }
+}
+`;
+const GRAPHIQL_UPLOAD_VARIABLES = JSON.stringify({ module: 'LEADS', recordId: '1000000000001' }, null, 2);
+const GRAPHIQL_RECORD = `query RecordPhoto {
+  crmRecord(module: LEADS, id: "1000000000001") { photo { version url } }
 }
 `;
 
@@ -157,12 +170,12 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),
     // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
-    renderGraphiQL,
+    renderGraphiQL: renderGraphiQLWithUploads,
     graphiql: config.graphiql
       ? {
           title: 'CRM record photos',
           headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
-          defaultQuery: GRAPHIQL_QUERY,
+          defaultTabs: [{ query: GRAPHIQL_UPLOAD, variables: GRAPHIQL_UPLOAD_VARIABLES }, { query: GRAPHIQL_RECORD }],
         }
       : false,
     plugins: [

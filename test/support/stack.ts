@@ -15,7 +15,7 @@ export interface Stack {
 /** The emulator and the gateway on loopback ephemeral ports, wired as `npm start` wires them. */
 export async function startStack(
   env: Record<string, string> = {},
-  options: { emulatorCustomModules?: string[] } = {},
+  options: { emulatorCustomModules?: string[]; graphiqlHeaders?: Record<string, string> } = {},
 ): Promise<Stack> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env });
   const emulator = await startCrmEmulator({
@@ -24,6 +24,7 @@ export async function startStack(
   const gateway = await startGateway(config, {
     crmOrigin: env.ZOHO_API_DOMAIN ?? emulator.origin,
     accountsUrl: env.ZOHO_ACCOUNTS_URL ?? emulator.origin,
+    ...(options.graphiqlHeaders ? { graphiqlHeaders: options.graphiqlHeaders } : {}),
   });
   return {
     emulator,
