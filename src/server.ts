@@ -7,7 +7,7 @@ import { PassThroughCredentials, type CredentialProvider } from './crm/credentia
 import { ServiceCredentials } from './crm/service-credentials.ts';
 import type { CrmObserver } from './crm/observer.ts';
 import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
-import { crmPool } from './crm/crm-pool.ts';
+import { crmPool, type CrmCallOptions } from './crm/crm-pool.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { RecordsClient } from './crm/records-client.ts';
 import { PhotoFilesClient } from './crm/photo-files-client.ts';
@@ -96,19 +96,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   const callerOf = callerIdentity({ serviceMode: config.serviceCredentials !== null, apiKeys: config.apiKeys });
   // One keep-alive pool to the CRM origin for every CRM client.
   const pool = crmPool({ connectTimeoutMs: config.crm.connectTimeoutMs });
-  const client = new PhotoClient({
-    apiDomain: dependencies.crmOrigin,
-    apiVersion: config.crm.apiVersion,
-    connectTimeoutMs: config.crm.connectTimeoutMs,
-    responseTimeoutMs: config.crm.responseTimeoutMs,
-    maxConcurrency: config.crm.maxConcurrency,
-    maxQueue: config.crm.maxQueue,
-    queueTimeoutMs: config.crm.queueTimeoutMs,
-    limit: crmLimit,
-    pool,
-    ...(dependencies.observer ? { observer: dependencies.observer } : {}),
-  });
-  const records = new RecordsClient({
+  const crmCalls: CrmCallOptions = {
     apiDomain: dependencies.crmOrigin,
     apiVersion: config.crm.apiVersion,
     connectTimeoutMs: config.crm.connectTimeoutMs,
@@ -117,18 +105,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     limit: crmLimit,
     pool,
     ...(dependencies.observer ? { observer: dependencies.observer } : {}),
-  });
+  };
+  const client = new PhotoClient({ ...crmCalls, maxConcurrency: config.crm.maxConcurrency, maxQueue: config.crm.maxQueue });
+  const records = new RecordsClient(crmCalls);
   // Photo downloads and deletes: each call in a slot of the same limit.
-  const photoFiles = new PhotoFilesClient({
-    apiDomain: dependencies.crmOrigin,
-    apiVersion: config.crm.apiVersion,
-    connectTimeoutMs: config.crm.connectTimeoutMs,
-    responseTimeoutMs: config.crm.responseTimeoutMs,
-    queueTimeoutMs: config.crm.queueTimeoutMs,
-    limit: crmLimit,
-    pool,
-    ...(dependencies.observer ? { observer: dependencies.observer } : {}),
-  });
+  const photoFiles = new PhotoFilesClient(crmCalls);
   // Signed links only in service mode: pass-through has no token of its own to fetch a linked photo with.
   const signer =
     config.photoLinks && config.serviceCredentials ? new PhotoLinkSigner(config.photoLinks.secret, config.photoLinks.ttlSeconds) : null;

@@ -1,4 +1,6 @@
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmObserver } from './observer.ts';
 
 /**
  * One keep-alive pool to the CRM origin for every CRM client (uploads, reads, downloads, deletes): connections
@@ -6,4 +8,20 @@ import { Agent } from 'undici';
  */
 export function crmPool(options: { connectTimeoutMs: number }): Agent {
   return new Agent({ connect: { timeout: options.connectTimeoutMs } });
+}
+
+/** What every CRM client is built with: where the CRM is, how long it may take, and the slots and pool they share. */
+export interface CrmCallOptions {
+  apiDomain: string;
+  apiVersion: string;
+  connectTimeoutMs: number;
+  /** The longest the CRM may take to start answering, or go quiet in the middle of its answer. */
+  responseTimeoutMs: number;
+  /** The gateway's one limit on concurrent CRM calls: the same instance every CRM client waits on. */
+  limit: ConcurrencyLimit;
+  /** How long a call may wait for a slot (for the retry hint when it is refused one). */
+  queueTimeoutMs: number;
+  observer?: CrmObserver;
+  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
+  pool?: Dispatcher;
 }

@@ -2,25 +2,18 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmCallOptions } from './crm-pool.ts';
 import { takeCrmSlot } from './crm-slot.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
-import type { CrmObserver, CrmTimings } from './observer.ts';
+import type { CrmTimings } from './observer.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
-export interface PhotoClientOptions {
-  apiDomain: string;
-  apiVersion: string;
-  connectTimeoutMs: number;
-  /** The longest the CRM may go without reading what we send, or without answering once it is all sent. */
-  responseTimeoutMs: number;
+/** As every CRM client, except that it may build its own limit (tests, a client on its own) from the last three. */
+export interface PhotoClientOptions extends Omit<CrmCallOptions, 'limit'> {
+  /** The gateway's one limit on concurrent CRM calls; absent: one of its own from maxConcurrency, maxQueue, queueTimeoutMs. */
+  limit?: ConcurrencyLimit;
   maxConcurrency: number;
   maxQueue: number;
-  queueTimeoutMs: number;
-  /** The gateway's one limit on concurrent CRM calls, shared with record reads; absent: one of its own from the three above. */
-  limit?: ConcurrencyLimit;
-  observer?: CrmObserver;
-  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
-  pool?: Dispatcher;
 }
 
 /** Whose photo: the module's API name and the record's id. */

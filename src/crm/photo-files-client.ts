@@ -1,26 +1,12 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
-import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmCallOptions } from './crm-pool.ts';
 import { takeCrmSlot } from './crm-slot.ts';
-import type { CrmObserver } from './observer.ts';
 import type { PhotoTarget } from './photo-client.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
-export interface PhotoFilesClientOptions {
-  apiDomain: string;
-  apiVersion: string;
-  connectTimeoutMs: number;
-  /** The longest the CRM may take to start answering, or go quiet in the middle of its answer. */
-  responseTimeoutMs: number;
-  /** The gateway's one limit on concurrent CRM calls: the same instance uploads and reads wait on. */
-  limit: ConcurrencyLimit;
-  /** How long a call may wait for a slot (for the retry hint when it is refused one). */
-  queueTimeoutMs: number;
-  observer?: CrmObserver;
-  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
-  pool?: Dispatcher;
-}
+export type PhotoFilesClientOptions = CrmCallOptions;
 
 export interface PhotoFileRequest {
   target: PhotoTarget;

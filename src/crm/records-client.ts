@@ -1,8 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
-import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmCallOptions } from './crm-pool.ts';
 import { takeCrmSlot } from './crm-slot.ts';
-import type { CrmObserver } from './observer.ts';
 import { classifyTransportError, type TransportFailure } from './transport-errors.ts';
 
 /** The CRM's limit on ids in one Get Records call. */
@@ -11,20 +10,7 @@ export const MAX_IDS_PER_CALL = 100;
 /** The field whose value is the id of the record's photo (null: none); it changes whenever the photo does. */
 export const RECORD_IMAGE_FIELD = 'Record_Image';
 
-export interface RecordsClientOptions {
-  apiDomain: string;
-  apiVersion: string;
-  connectTimeoutMs: number;
-  /** The longest the CRM may take to start answering, or go quiet in the middle of its answer. */
-  responseTimeoutMs: number;
-  /** The gateway's one limit on concurrent CRM calls: the same instance the uploads wait on. */
-  limit: ConcurrencyLimit;
-  /** How long a call may wait for a slot (for the retry hint when it is refused one). */
-  queueTimeoutMs: number;
-  observer?: CrmObserver;
-  /** The keep-alive pool to the CRM origin, shared by every CRM client (see `crmPool`); absent: a pool of its own. */
-  pool?: Dispatcher;
-}
+export type RecordsClientOptions = CrmCallOptions;
 
 export interface RecordImagesRequest {
   moduleApiName: string;
