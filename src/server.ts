@@ -13,7 +13,8 @@ import { RecordsClient } from './crm/records-client.ts';
 import { PhotoFilesClient } from './crm/photo-files-client.ts';
 import { corsFor } from './http/cors.ts';
 import { useApiKeys } from './http/api-keys.ts';
-import { renderGraphiQLWithUploads } from './http/graphiql.ts';
+import { GraphiQLPage } from './http/graphiql.ts';
+import { useResponseCompression } from './http/compression.ts';
 import { useBodyLimits } from './http/body-limits.ts';
 import { callerIdentity } from './http/caller-identity.ts';
 import { serverTimeouts } from './http/server-timeouts.ts';
@@ -141,6 +142,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxMs: config.uploadMaxSeconds * 1000,
   });
   const photoDeletes = new PhotoDeleteService(photoFiles, credentials);
+  const graphiql = config.graphiql ? new GraphiQLPage() : null;
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -151,8 +153,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),
     // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
-    renderGraphiQL: renderGraphiQLWithUploads,
-    graphiql: config.graphiql
+    ...(graphiql ? { renderGraphiQL: graphiql.render } : {}),
+    graphiql: graphiql
       ? {
           title: 'CRM record photos',
           headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
@@ -161,7 +163,9 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       : false,
     plugins: [
       useHealthProbes(readiness),
+      ...(graphiql ? [graphiql.plugin()] : []),
       useRequestId(),
+      useResponseCompression(),
       ...(dependencies.plugins ?? []),
       // GET /photos/{module}/{recordId}: answered here, before any GraphQL plugin sees the request.
       usePhotoDownloads({

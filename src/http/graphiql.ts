@@ -1,187 +1,169 @@
-/// <reference lib="dom" />
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphiQLOptions } from 'graphql-yoga';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
+import { compress, negotiateEncoding, varyOnEncoding, type Body, type ContentEncoding } from './compression.ts';
+import { UPLOADS_SCRIPT } from './graphiql-uploads.ts';
 
-// GraphiQL as Yoga bundles it (served from npm, no CDN), plus a file picker for each `Upload` variable of the
-// operation in the editor and a fetcher that sends an operation with picked files as a GraphQL multipart request.
+// GraphiQL as Yoga bundles it (from npm: the page needs no network beyond this server), served as a small page
+// and separate assets. The assets' names carry a digest of what they hold, so browsers keep them for a year and
+// ask again only after an upgrade; each is compressed once, with br and gzip, the first time anyone asks. Nothing
+// of the bundle (9 MB) is loaded until then: a production process with GraphiQL off never holds it.
 
-type RenderGraphiQL = (root: Element, options: Record<string, unknown>) => void;
-interface UploadVariable {
-  name: string;
-  list: boolean;
+type Bundle = typeof import('@graphql-yoga/render-graphiql/graphiql');
+
+interface AssetSource {
+  type: string;
+  bytes(bundle: Bundle): Body;
 }
 
-/**
- * Runs in the browser: its source is sent as is (Function#toString), so it uses nothing from outside itself.
- * Wraps Yoga's renderYogaGraphiQL: a panel above GraphiQL lists the Upload variables, and a custom fetcher posts
- * JSON, or multipart (operations, map, the files) with `apollo-require-preflight: true` when files are picked.
- */
-function withUploads(render: RenderGraphiQL): RenderGraphiQL {
-  return (root, options) => {
-    const picked = new Map<string, File[]>();
-    const inputs = new Map<string, HTMLElement>();
-    const style = document.createElement('style');
-    style.textContent = `
-      #graphiql-uploads { height: 40px; box-sizing: border-box; display: flex; align-items: center; gap: 16px;
-        padding: 0 12px; font: 13px system-ui, sans-serif; background: #f3f4f6; color: #111827; border-bottom: 1px solid #d1d5db; }
-      #graphiql-uploads label { display: flex; align-items: center; gap: 6px; font-family: monospace; }
-      .graphiql-container { height: calc(100vh - 40px) !important; }`;
-    document.head.append(style);
-    const panel = document.createElement('div');
-    panel.id = 'graphiql-uploads';
-    panel.setAttribute('role', 'region');
-    panel.setAttribute('aria-label', 'Upload variables');
-    root.before(panel);
-
-    /** The Upload variables an operation's text declares (comments and strings ignored), for the panel. */
-    function strip(query: string): string {
-      return query.replace(/"""[\s\S]*?"""|"(?:\\.|[^"\\\n])*"|#[^\n]*/g, ' ');
-    }
-    function scan(query: string): UploadVariable[] {
-      const text = strip(query);
-      const found: UploadVariable[] = [];
-      for (const match of text.matchAll(/\$\s*([_A-Za-z][_0-9A-Za-z]*)\s*:\s*(\[\s*)?Upload\b/g)) {
-        const name = match[1] ?? '';
-        if (!found.some((v) => v.name === name)) found.push({ name, list: match[2] !== undefined });
-      }
-      return found;
-    }
-
-    /** The Upload variables of the operation GraphiQL runs, from the document it parsed. */
-    function uploadVariablesOf(doc: any, operationName: string | null | undefined): UploadVariable[] {
-      const operations = (doc?.definitions ?? []).filter((d: any) => d.kind === 'OperationDefinition');
-      const operation = operationName
-        ? operations.find((o: any) => o.name?.value === operationName)
-        : operations.length === 1 ? operations[0] : undefined;
-      const found: UploadVariable[] = [];
-      for (const definition of operation?.variableDefinitions ?? []) {
-        let type = definition.type;
-        if (type.kind === 'NonNullType') type = type.type;
-        const list = type.kind === 'ListType';
-        if (list) type = type.type.kind === 'NonNullType' ? type.type.type : type.type;
-        if (type.kind === 'NamedType' && type.name.value === 'Upload') found.push({ name: definition.variable.name.value, list });
-      }
-      return found;
-    }
-
-    function show(variables: UploadVariable[]): void {
-      const key = variables.map((v) => `${v.name}${v.list ? '[]' : ''}`).join(',');
-      if (panel.dataset.variables === key && panel.childElementCount > 0) return;
-      panel.dataset.variables = key;
-      panel.replaceChildren();
-      if (variables.length === 0) {
-        panel.append('No Upload variable in this operation. Declare one ($file: Upload!) to pick a file here.');
-        return;
-      }
-      panel.append('Files for Upload variables:');
-      for (const variable of variables) {
-        let label = inputs.get(variable.name + (variable.list ? '[]' : ''));
-        if (!label) {
-          label = document.createElement('label');
-          const input = document.createElement('input');
-          input.type = 'file';
-          input.multiple = variable.list;
-          input.setAttribute('aria-label', `$${variable.name}`);
-          input.addEventListener('change', () => picked.set(variable.name, [...(input.files ?? [])]));
-          label.append(`$${variable.name}`, input);
-          inputs.set(variable.name + (variable.list ? '[]' : ''), label);
-        }
-        panel.append(label);
-      }
-    }
-
-    const defaultTabs = options.defaultTabs as { query?: string; variables?: string }[] | undefined;
-    function storedQuery(): string | undefined {
-      try {
-        const stored = JSON.parse(localStorage.getItem('graphiql:tabState') ?? 'null');
-        const query = stored?.tabs?.[stored.activeTabIndex ?? 0]?.query;
-        return typeof query === 'string' ? query : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    const stored = storedQuery();
-
-    const endpoint = new URL((options.endpoint as string | undefined) ?? location.pathname, location.href).toString();
-    async function fetcher(
-      params: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
-      fetchOptions?: { headers?: Record<string, unknown>; documentAST?: unknown },
-    ): Promise<unknown> {
-      const headers: Record<string, string> = { accept: 'application/graphql-response+json, application/json' };
-      const given = { ...(options.additionalHeaders as object | undefined), ...fetchOptions?.headers };
-      for (const [name, value] of Object.entries(given)) {
-        if (name.toLowerCase() !== 'content-type' && value != null) headers[name] = String(value);
-      }
-      // Right after a tab switch GraphiQL may hand over the previous tab's document and operation name: use them
-      // only when they match the query sent.
-      const documentAST = fetchOptions?.documentAST as { loc?: { source?: { body?: string } } } | undefined;
-      const current = documentAST?.loc?.source?.body === params.query;
-      const operationName = params.operationName;
-      if (operationName && !new RegExp(`\\b(query|mutation|subscription)\\s+${operationName}\\b`).test(strip(params.query))) {
-        params = { ...params, operationName: null };
-      }
-      const uploads = current ? uploadVariablesOf(documentAST, params.operationName) : scan(params.query);
-      let body: string | FormData;
-      if (uploads.length === 0) {
-        headers['content-type'] = 'application/json';
-        body = JSON.stringify(params);
-      } else {
-        const variables: Record<string, unknown> = { ...params.variables };
-        const map: Record<string, string[]> = {};
-        const files: File[] = [];
-        for (const { name, list } of uploads) {
-          const chosen = picked.get(name) ?? [];
-          if (list) {
-            variables[name] = chosen.map(() => null);
-            chosen.forEach((file, i) => {
-              map[String(files.length)] = [`variables.${name}.${i}`];
-              files.push(file);
-            });
-          } else if (chosen[0]) {
-            variables[name] = null;
-            map[String(files.length)] = [`variables.${name}`];
-            files.push(chosen[0]);
-          } else if (variables[name] === undefined) {
-            return { errors: [{ message: `Pick a file for $${name} in the bar above the editor, then run again.` }] };
-          }
-        }
-        body = new FormData();
-        body.append('operations', JSON.stringify({ ...params, variables }));
-        body.append('map', JSON.stringify(map));
-        files.forEach((file, i) => (body as FormData).append(String(i), file, file.name));
-        // A multipart request must carry it (CSRF protection); the browser sets content-type and its boundary.
-        headers['apollo-require-preflight'] = 'true';
-      }
-      const response = await fetch(endpoint, { method: 'POST', headers, body, credentials: 'same-origin' });
-      const text = await response.text();
-      try {
-        return JSON.parse(text);
-      } catch {
-        return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
-      }
-    }
-
-    show(scan(stored ?? defaultTabs?.[0]?.query ?? (options.defaultQuery as string | undefined) ?? ''));
-    render(root, {
-      ...options,
-      // GraphiQL gives the first tab its initial variables (none) rather than the default tab's: hand them over.
-      ...(stored === undefined && defaultTabs?.[0]?.variables ? { variables: defaultTabs[0].variables } : {}),
-      fetcher,
-      onEditQuery: (query: string) => show(scan(query)),
-      onTabChange: (state: { tabs: { query: string | null }[]; activeTabIndex: number }) =>
-        show(scan(state.tabs[state.activeTabIndex]?.query ?? '')),
-    });
-  };
+interface Asset {
+  type: string;
+  etag: string;
+  bodies: Record<ContentEncoding, Body>;
 }
 
-const RENDER_CALL = 'YogaGraphiQL.renderYogaGraphiQL(';
+const FAVICON_DATA_URL = 'data:image/x-icon;base64,';
 
-/** Yoga's GraphiQL page, with the Upload panel and the multipart fetcher. */
-export function renderGraphiQLWithUploads(options?: GraphiQLOptions): string {
-  const html = renderGraphiQL(options);
-  const at = html.indexOf(RENDER_CALL);
-  if (at < 0 || html.indexOf(RENDER_CALL, at + 1) >= 0) {
-    throw new Error('GraphiQL: the page from @graphql-yoga/render-graphiql no longer has one renderYogaGraphiQL call');
+const SOURCES = {
+  css: { type: 'text/css; charset=utf-8', bytes: (b) => bytes(b.css) },
+  js: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.js) },
+  uploads: { type: 'application/javascript; charset=utf-8', bytes: () => bytes(UPLOADS_SCRIPT) },
+  editorWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.editorWorkerService) },
+  jsonWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.jsonWorker) },
+  graphqlWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.graphqlWorker) },
+  favicon: {
+    type: 'image/x-icon',
+    bytes: (b) => bytes(b.favicon.startsWith(FAVICON_DATA_URL) ? b.favicon.slice(FAVICON_DATA_URL.length) : '', 'base64'),
+  },
+} satisfies Record<string, AssetSource>;
+type AssetKey = keyof typeof SOURCES;
+
+const EXTENSIONS: Record<AssetKey, string> = {
+  css: 'graphiql.css',
+  js: 'graphiql.js',
+  uploads: 'uploads.js',
+  editorWorker: 'editor.worker.js',
+  jsonWorker: 'json.worker.js',
+  graphqlWorker: 'graphql.worker.js',
+  favicon: 'favicon.ico',
+};
+
+/** Where assets are asked for: relative to the page, so the gateway may sit under any path prefix. */
+const ASSET_DIRECTORY = 'graphiql/assets/';
+const ASSET_PATH = /\/graphiql\/assets\/([\w.-]+)$/;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** The installed bundle's version with the upload script: a new name for every asset whenever either changes. */
+function assetDigest(): string {
+  const packageJson = new URL('../package.json', import.meta.resolve('@graphql-yoga/render-graphiql'));
+  const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+  return createHash('sha256').update(version).update(UPLOADS_SCRIPT).digest('hex').slice(0, 12);
+}
+
+function bytes(text: string, encoding?: BufferEncoding): Body {
+  return Buffer.from(text, encoding) as Body;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** JSON inside a `<script>`: no `</script>` (nor `<!--`) can end or bend the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export class GraphiQLPage {
+  readonly names: Record<AssetKey, string>;
+  private readonly byName: Map<string, AssetKey>;
+  private assets: Promise<Map<AssetKey, Asset>> | null = null;
+
+  constructor() {
+    const digest = assetDigest();
+    this.names = Object.fromEntries(
+      Object.entries(EXTENSIONS).map(([key, file]) => [key, file.replace(/\.(\w+)$/, `.${digest}.$1`)]),
+    ) as Record<AssetKey, string>;
+    this.byName = new Map(Object.entries(this.names).map(([key, name]) => [name, key as AssetKey]));
   }
-  return `${html.slice(0, at)}(${withUploads.toString()})(YogaGraphiQL.renderYogaGraphiQL)(${html.slice(at + RENDER_CALL.length)}`;
+
+  /** The page: a few kilobytes that name the assets. For Yoga's `renderGraphiQL`. */
+  readonly render = (options?: GraphiQLOptions): string => {
+    const url = (key: AssetKey) => ASSET_DIRECTORY + this.names[key];
+    const workers = { editorWorkerService: url('editorWorker'), json: url('jsonWorker'), graphql: url('graphqlWorker') };
+    return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>${escapeHtml(options?.title || 'GraphiQL')}</title>
+    <link rel="icon" href="${url('favicon')}" />
+    <link rel="stylesheet" href="${url('css')}" />
+  </head>
+  <body id="body" class="no-focus-outline">
+    <noscript>You need to enable JavaScript to run this app.</noscript>
+    <div id="root"></div>
+    <script>
+      const workers = ${scriptJson(workers)};
+      self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (moduleId, label) => workers[label] };
+    </script>
+    <script src="${url('js')}"></script>
+    <script src="${url('uploads')}"></script>
+    <script>
+      GraphiQLUploads(YogaGraphiQL.renderYogaGraphiQL)(document.querySelector('#root'), ${scriptJson(options ?? {})});
+    </script>
+  </body>
+</html>
+`;
+  };
+
+  /** Serves `…/graphiql/assets/{name}` (GET and HEAD), before anything else looks at the request. */
+  plugin(): Plugin {
+    return {
+      onRequest: async ({ request, url, endResponse, fetchAPI }) => {
+        const match = ASSET_PATH.exec(url.pathname);
+        if (!match || (request.method !== 'GET' && request.method !== 'HEAD')) return;
+        const key = this.byName.get(match[1] ?? '');
+        if (!key) {
+          endResponse(new fetchAPI.Response('No such GraphiQL asset.', { status: 404, headers: { 'content-type': 'text/plain' } }));
+          return;
+        }
+        const asset = (await this.load()).get(key)!;
+        const headers = new fetchAPI.Headers({ 'cache-control': IMMUTABLE, etag: asset.etag, 'content-type': asset.type });
+        varyOnEncoding(headers);
+        if (ifNoneMatch(request.headers.get('if-none-match'), asset.etag)) {
+          endResponse(new fetchAPI.Response(null, { status: 304, headers }));
+          return;
+        }
+        const encoding = negotiateEncoding(request.headers.get('accept-encoding'));
+        const body = asset.bodies[encoding];
+        if (encoding !== 'identity') headers.set('content-encoding', encoding);
+        headers.set('content-length', String(body.byteLength));
+        endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : body, { status: 200, headers }));
+      },
+    };
+  }
+
+  private load(): Promise<Map<AssetKey, Asset>> {
+    this.assets ??= (async () => {
+      const bundle = await import('@graphql-yoga/render-graphiql/graphiql');
+      const entries = await Promise.all(
+        (Object.keys(SOURCES) as AssetKey[]).map(async (key): Promise<[AssetKey, Asset]> => {
+          const source: AssetSource = SOURCES[key];
+          const identity = source.bytes(bundle);
+          const [br, gzip] = await Promise.all([compress(identity, 'br', 'small'), compress(identity, 'gzip', 'small')]);
+          const etag = `"${createHash('sha256').update(identity).digest('base64url').slice(0, 22)}"`;
+          return [key, { type: source.type, etag, bodies: { identity, br, gzip } }];
+        }),
+      );
+      return new Map(entries);
+    })().catch((error: unknown) => {
+      this.assets = null; // the next request tries again
+      throw error;
+    });
+    return this.assets;
+  }
+}
+
+function ifNoneMatch(header: string | null, etag: string): boolean {
+  if (!header) return false;
+  return header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }

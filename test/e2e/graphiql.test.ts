@@ -58,6 +58,13 @@ describe('GraphiQL, offline', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(message.text());
     });
+    // How each GraphiQL asset came over the wire.
+    const assets: { url: string; encoding: string | undefined; cacheControl: string | undefined }[] = [];
+    page.on('response', (response) => {
+      if (!response.url().includes('/graphiql/assets/')) return;
+      const headers = response.headers();
+      assets.push({ url: response.url(), encoding: headers['content-encoding'], cacheControl: headers['cache-control'] });
+    });
     try {
       const response = await page.goto(stack.url);
       expect(response?.status()).toBe(200);
@@ -86,6 +93,11 @@ describe('GraphiQL, offline', () => {
       expect(fetched.filter((url) => new URL(url).origin !== new URL(stack.url).origin)).toEqual([]);
       expect(fetched).toContain(stack.url);
       expect(pageErrors).toEqual([]);
+      // The stylesheet, the bundle, the upload panel, the favicon and at least the editor's workers: brotli, kept a year.
+      expect(assets.length).toBeGreaterThanOrEqual(5);
+      for (const asset of assets) {
+        expect(asset, asset.url).toMatchObject({ encoding: 'br', cacheControl: 'public, max-age=31536000, immutable' });
+      }
     } finally {
       await page.close();
     }

@@ -1,0 +1,205 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { negotiateEncoding } from '../../src/http/compression.ts';
+import { png, withPadding } from '../fixtures/images.ts';
+import { startStack, useStack, type Stack } from '../support/stack.ts';
+import { resultOf, uploadPhoto } from '../support/upload-client.ts';
+
+// Compressed answers for clients that accept them, and GraphiQL as a small page plus cacheable assets.
+// undici's `request` neither asks for nor undoes an encoding: every byte here is what went over the wire.
+
+interface Raw {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<Raw> {
+  const response = await request(url, { method, headers });
+  const body = Buffer.from(await response.body.arrayBuffer());
+  const flat = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+  return { status: response.statusCode, headers: flat, body };
+}
+
+function decoded(raw: Raw): Buffer {
+  const encoding = raw.headers['content-encoding'];
+  if (encoding === 'br') return brotliDecompressSync(raw.body);
+  if (encoding === 'gzip') return gunzipSync(raw.body);
+  expect(encoding).toBeUndefined();
+  return raw.body;
+}
+
+const page = (stack: Stack, headers: Record<string, string> = {}) => get(stack.url, { accept: 'text/html', ...headers });
+
+function assetUrls(stack: Stack, html: string): string[] {
+  const names = [...html.matchAll(/graphiql\/assets\/[\w.-]+/g)].map((m) => m[0]);
+  return [...new Set(names)].map((name) => new URL(name, stack.url).toString());
+}
+
+describe('Accept-Encoding negotiation', () => {
+  it.each([
+    [null, 'identity'],
+    ['', 'identity'],
+    ['gzip', 'gzip'],
+    ['gzip, deflate, br', 'br'],
+    ['br;q=0.5, gzip', 'gzip'],
+    ['br;q=0, gzip;q=0.1', 'gzip'],
+    ['BR', 'br'],
+    ['*', 'br'],
+    ['*;q=0.5, br;q=0', 'gzip'],
+    ['deflate, identity', 'identity'],
+    ['gzip;q=0, br;q=0', 'identity'],
+    ['x-gzip', 'gzip'],
+    ['br;q=nonsense, gzip', 'gzip'],
+  ])('%j → %s', (header, expected) => {
+    expect(negotiateEncoding(header)).toBe(expected);
+  });
+});
+
+describe('GraphiQL on the wire', () => {
+  const stack = useStack({}, { resetEachTest: false });
+
+  it('the page is a few kilobytes that name its assets, and compresses', async () => {
+    const plain = await page(stack);
+    expect(plain.status).toBe(200);
+    expect(plain.body.byteLength).toBeLessThan(8_000);
+    const html = plain.body.toString('utf8');
+    expect(html).toContain('<title>CRM record photos</title>');
+    expect(assetUrls(stack, html).length).toBe(7);
+
+    const br = await page(stack, { 'accept-encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toMatch(/accept-encoding/i);
+    expect(decoded(br).toString('utf8')).toBe(html);
+    expect(br.body.byteLength).toBeLessThan(plain.body.byteLength / 2);
+  });
+
+  it('every asset: immutable for a year, br and gzip decode to the identity bytes, and the lot is under 2.5 MB in br', async () => {
+    const html = (await page(stack)).body.toString('utf8');
+    let identityBytes = 0;
+    let brBytes = 0;
+    let gzipBytes = 0;
+    for (const url of assetUrls(stack, html)) {
+      const identity = await get(url);
+      expect(identity.status, url).toBe(200);
+      expect(identity.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(identity.headers.etag).toMatch(/^"[\w-]+"$/);
+      expect(identity.headers['content-encoding']).toBeUndefined();
+      expect(Number(identity.headers['content-length'])).toBe(identity.body.byteLength);
+      const br = await get(url, { 'accept-encoding': 'br' });
+      const gzip = await get(url, { 'accept-encoding': 'gzip' });
+      expect(br.headers['content-encoding']).toBe('br');
+      expect(gzip.headers['content-encoding']).toBe('gzip');
+      expect(decoded(br).equals(identity.body), url).toBe(true);
+      expect(decoded(gzip).equals(identity.body), url).toBe(true);
+      identityBytes += identity.body.byteLength;
+      brBytes += br.body.byteLength;
+      gzipBytes += gzip.body.byteLength;
+    }
+    // The bundle Yoga ships is about 8.9 MB of text.
+    expect(identityBytes).toBeGreaterThan(5_000_000);
+    expect(brBytes).toBeLessThan(2_500_000);
+    expect(gzipBytes).toBeLessThan(3_000_000);
+  });
+
+  it('the script names the asset types a browser needs', async () => {
+    const html = (await page(stack)).body.toString('utf8');
+    const types = await Promise.all(assetUrls(stack, html).map(async (url) => [url.replace(/.*\//, ''), (await get(url, {}, 'HEAD')).headers['content-type']]));
+    for (const [name, type] of types) {
+      if (name!.endsWith('.js')) expect(type, name).toBe('application/javascript; charset=utf-8');
+      if (name!.endsWith('.css')) expect(type, name).toBe('text/css; charset=utf-8');
+      if (name!.endsWith('.ico')) expect(type, name).toBe('image/x-icon');
+    }
+  });
+
+  it('a revalidation with the ETag answers 304 with no body; HEAD answers the headers only', async () => {
+    const html = (await page(stack)).body.toString('utf8');
+    const url = assetUrls(stack, html).find((u) => u.includes('/graphiql.') && u.endsWith('.js'))!;
+    const first = await get(url);
+    const again = await get(url, { 'if-none-match': `W/"other", ${first.headers.etag}` });
+    expect(again.status).toBe(304);
+    expect(again.body.byteLength).toBe(0);
+    const stale = await get(url, { 'if-none-match': '"other"' });
+    expect(stale.status).toBe(200);
+    const head = await get(url, { 'accept-encoding': 'br' }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-encoding']).toBe('br');
+    expect(head.body.byteLength).toBe(0);
+  });
+
+  it('an asset name it does not have (an older digest) is a 404', async () => {
+    const missing = await get(new URL('graphiql/assets/graphiql.000000000000.js', stack.url).toString());
+    expect(missing.status).toBe(404);
+    expect(missing.body.toString()).toBe('No such GraphiQL asset.');
+  });
+});
+
+describe('GraphQL answers', () => {
+  const stack = useStack({}, { resetEachTest: false });
+  const sdl = (headers: Record<string, string>) =>
+    request(stack.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query: '{ _service { sdl } }' }),
+    }).then(async (r) => ({ status: r.statusCode, headers: r.headers as Record<string, string>, body: Buffer.from(await r.body.arrayBuffer()) }));
+
+  it('a large result is compressed when the client accepts it, and only then', async () => {
+    const plain = await sdl({});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.byteLength).toBeGreaterThan(1024);
+    const gzip = await sdl({ 'accept-encoding': 'gzip' });
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gzip.headers.vary).toMatch(/accept-encoding/i);
+    expect(Number(gzip.headers['content-length'])).toBe(gzip.body.byteLength);
+    expect(gunzipSync(gzip.body).equals(plain.body)).toBe(true);
+    const br = await sdl({ 'accept-encoding': 'br' });
+    expect(brotliDecompressSync(br.body).equals(plain.body)).toBe(true);
+    expect(br.body.byteLength).toBeLessThan(plain.body.byteLength / 2);
+  });
+
+  it('a small result is sent as it is', async () => {
+    const small = await request(stack.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept-encoding': 'br, gzip' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expect(await small.body.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a photo download (an image, streamed) is never compressed', async () => {
+    // Padding a PNG is text-like: it would shrink if anything compressed it.
+    const file = withPadding(png(64, 48), 20_000);
+    expect(resultOf(await uploadPhoto(stack.url, { file })).__typename).toBe('UploadRecordPhotoSuccess');
+    const photo = await get(new URL('/photos/Leads/1000000000001', stack.url).toString(), {
+      authorization: 'Zoho-oauthtoken emulator-token',
+      'accept-encoding': 'gzip, br',
+    });
+    expect(photo.status).toBe(200);
+    expect(photo.headers['content-encoding']).toBeUndefined();
+    expect(photo.body.equals(Buffer.from(file))).toBe(true);
+  });
+});
+
+describe('GRAPHIQL=false', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ GRAPHIQL: 'false' });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('serves no asset', async () => {
+    const on = await startStack();
+    try {
+      const html = (await page(on)).body.toString('utf8');
+      const name = assetUrls(on, html)[0]!.replace(/.*\/graphiql\/assets\//, '');
+      const off = await get(new URL(`graphiql/assets/${name}`, stack.url).toString());
+      expect(off.status).toBe(404);
+    } finally {
+      await on.close();
+    }
+  });
+});
