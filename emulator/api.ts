@@ -6,6 +6,7 @@ import { Exchange } from './exchange.ts';
 import { applyFault } from './fault-actions.ts';
 import { collectFilePart, isMultipartFormData, type FilePartOutcome } from './multipart-photo.ts';
 import { CRM_MAX_PHOTO_BYTES, judgePhoto } from './photo-check.ts';
+import { readPhotoExif } from './photo-exif.ts';
 import { parseRecordsRoute, serveGetRecords } from './records.ts';
 import type { EmulatorState } from './state.ts';
 
@@ -136,8 +137,13 @@ function finishUpload(
   if (verdict.kind === 'not-an-image') return ex.answerCrm(ANSWERS.notAnImage);
   if (verdict.kind === 'too-many-pixels') return ex.answerCrm(ANSWERS.tooLarge);
 
+  const exif = readPhotoExif(bytes);
   state.storePhoto(module, recordId, {
     bytes,
+    width: verdict.width,
+    height: verdict.height,
+    orientation: exif.orientation,
+    gps: exif.gps,
     filename: file.filename,
     contentType: file.contentType,
     size: file.size,

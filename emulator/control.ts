@@ -211,6 +211,10 @@ function sendPhoto(state: EmulatorState, { params }: ControlCall, res: ServerRes
     'x-photo-filename': encodeURIComponent(photo.filename ?? ''),
     'x-photo-restrict-triggers': photo.restrictTriggers ?? '',
     'x-photo-record-image': photo.recordImage,
+    // The CRM's own reading of what it stored (image-size for the pixels, its own EXIF reader for the rest).
+    'x-photo-dimensions': photo.width === undefined ? '' : `${photo.width}x${photo.height}`,
+    'x-photo-orientation': photo.orientation == null ? '' : String(photo.orientation),
+    'x-photo-gps': photo.gps ? 'true' : 'false',
   });
   res.end(photo.bytes);
 }

@@ -59,6 +59,11 @@ export interface StoredPhoto {
   readonly uploadedAt: number;
   /** The record's Record_Image while this photo is on it: an opaque id, new with every upload. */
   readonly recordImage: string;
+  /** What the CRM read of the photo: its pixels, and (JPEG) its EXIF orientation and whether it carries a position. */
+  readonly width?: number;
+  readonly height?: number;
+  readonly orientation?: number | null;
+  readonly gps?: boolean;
 }
 
 export interface LoggedFile {

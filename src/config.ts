@@ -54,6 +54,23 @@ export interface GatewayConfig {
   introspection: boolean;
   /** What every operation must keep to before it runs. */
   operationLimits: OperationLimits;
+  /** Phone photos: scaling down to fit the CRM's limits, location and metadata. */
+  photos: PhotoSettings;
+}
+
+export interface PhotoSettings {
+  /** PHOTO_FIT_TO_LIMITS: a photo over the pixel limit is scaled down to fit when the request does not say (default false). */
+  fitToLimits: boolean;
+  /** PHOTO_RESIZE_CONCURRENCY: photos scaled down at once. */
+  resizeConcurrency: number;
+  /** PHOTO_RESIZE_MAX_QUEUE: photos that may wait for a resize, on top of those resizing. */
+  resizeMaxQueue: number;
+  /** PHOTO_JPEG_QUALITY: the quality a scaled-down JPEG is written at first. */
+  jpegQuality: number;
+  /** PHOTO_STRIP_LOCATION: GPS data leaves every JPEG sent to the CRM (default true). */
+  stripLocation: boolean;
+  /** PHOTO_STRIP_METADATA: EXIF, XMP, IPTC and comments leave every JPEG sent to the CRM (default false). */
+  stripMetadata: boolean;
 }
 
 export interface PhotoLinkSettings {
@@ -297,6 +314,14 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
       maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1_000, 1, 100_000),
       maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 1_000),
       maxCost: integer(env, 'GRAPHQL_MAX_COST', 1_000, 1, 1_000_000),
+    },
+    photos: {
+      fitToLimits: flag(env, 'PHOTO_FIT_TO_LIMITS', false),
+      resizeConcurrency: integer(env, 'PHOTO_RESIZE_CONCURRENCY', 2, 1, 64),
+      resizeMaxQueue: integer(env, 'PHOTO_RESIZE_MAX_QUEUE', 8, 0, 1_000),
+      jpegQuality: integer(env, 'PHOTO_JPEG_QUALITY', 85, 50, 100),
+      stripLocation: flag(env, 'PHOTO_STRIP_LOCATION', true),
+      stripMetadata: flag(env, 'PHOTO_STRIP_METADATA', false),
     },
     serviceCredentials: credentials,
     apiKeys: keys,

@@ -20,6 +20,7 @@ import { callerIdentity } from './http/caller-identity.ts';
 import { serverTimeouts } from './http/server-timeouts.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { RecordPhotoService } from './photos/upload-record-photo.ts';
+import { ResizeLane } from './photos/resize-lane.ts';
 import type { PhotoUrlSettings } from './photos/photo-url.ts';
 import { RecordPhotoReads } from './photos/read-record-photos.ts';
 import { PhotoDownloadService } from './photos/download-record-photo.ts';
@@ -69,11 +70,12 @@ const MAX_JSON_BYTES = 1_000_000;
 
 const GRAPHIQL_UPLOAD = `# Pick a file for $file in the bar above the tabs, then run (Ctrl-Enter):
 # GraphiQL sends it as a multipart request.
+# fitToLimits: a phone photo over the CRM's 10 MP is scaled down to fit instead of refused.
 mutation UploadPhoto($module: CrmModule!, $recordId: ID!, $file: Upload!) {
-  uploadRecordPhoto(module: $module, recordId: $recordId, file: $file) {
+  uploadRecordPhoto(module: $module, recordId: $recordId, file: $file, fitToLimits: true) {
     __typename
     ... on UploadRecordPhotoSuccess {
-      photo { filename format byteSize width height }
+      photo { filename format byteSize width height resized originalWidth originalHeight locationRemoved }
       record { photo { version url } }
     }
     ... on CrmError { code message }
@@ -132,6 +134,19 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     uploadMinBytesPerSecond: config.uploadMinBytesPerSecond,
     uploadMaxMs: config.uploadMaxSeconds * 1000,
     ...(uploadObserver ? { observer: uploadObserver } : {}),
+    phonePhotos: {
+      fitToLimitsByDefault: config.photos.fitToLimits,
+      stripLocation: config.photos.stripLocation,
+      stripMetadata: config.photos.stripMetadata,
+      jpegQuality: config.photos.jpegQuality,
+      // Resizes wait as CRM calls do (the same queue timeout and per-caller share), in a lane of their own.
+      lane: new ResizeLane({
+        concurrency: config.photos.resizeConcurrency,
+        maxQueue: config.photos.resizeMaxQueue,
+        queueTimeoutMs: config.crm.queueTimeoutMs,
+        maxPerCaller: config.crm.maxConcurrencyPerCaller,
+      }),
+    },
   });
   const recordReads = new RecordPhotoReads(records, credentials);
   // A client may read nothing of a download for as long as it may send nothing of an upload, and must read at the

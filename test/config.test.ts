@@ -216,3 +216,46 @@ describe('limits on hostile callers', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must be a whole number`));
   });
 });
+
+describe('phone photos', () => {
+  it('forward photos as sent by default, with the location taken out of JPEGs and a lane of two resizes', () => {
+    expect(loadConfig({}).photos).toEqual({
+      fitToLimits: false,
+      resizeConcurrency: 2,
+      resizeMaxQueue: 8,
+      jpegQuality: 85,
+      stripLocation: true,
+      stripMetadata: false,
+    });
+  });
+
+  it('take each setting from its variable', () => {
+    const env = {
+      PHOTO_FIT_TO_LIMITS: 'true',
+      PHOTO_RESIZE_CONCURRENCY: '4',
+      PHOTO_RESIZE_MAX_QUEUE: '0',
+      PHOTO_JPEG_QUALITY: '70',
+      PHOTO_STRIP_LOCATION: 'false',
+      PHOTO_STRIP_METADATA: '1',
+    };
+    expect(loadConfig(env).photos).toEqual({
+      fitToLimits: true,
+      resizeConcurrency: 4,
+      resizeMaxQueue: 0,
+      jpegQuality: 70,
+      stripLocation: false,
+      stripMetadata: true,
+    });
+  });
+
+  it.each([
+    [{ PHOTO_FIT_TO_LIMITS: 'yes' }, /PHOTO_FIT_TO_LIMITS must be true or false, got 'yes'/],
+    [{ PHOTO_RESIZE_CONCURRENCY: '0' }, /PHOTO_RESIZE_CONCURRENCY must be a whole number from 1 to 64, got '0'/],
+    [{ PHOTO_RESIZE_MAX_QUEUE: '-1' }, /PHOTO_RESIZE_MAX_QUEUE must be a whole number/],
+    [{ PHOTO_JPEG_QUALITY: '101' }, /PHOTO_JPEG_QUALITY must be a whole number from 50 to 100, got '101'/],
+    [{ PHOTO_STRIP_LOCATION: 'off' }, /PHOTO_STRIP_LOCATION must be true or false/],
+    [{ PHOTO_STRIP_METADATA: 'all' }, /PHOTO_STRIP_METADATA must be true or false/],
+  ])('refuse %j with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

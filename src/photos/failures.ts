@@ -221,6 +221,15 @@ export function gatewayBusy(moduleApiName: string, detail: string, retryAfterSec
   };
 }
 
+/** The lane of photos being scaled down to fit (PHOTO_RESIZE_CONCURRENCY, PHOTO_RESIZE_MAX_QUEUE) is full, or the wait ran out. */
+export function resizeBusy(moduleApiName: string, retryAfterSeconds: number): CrmFailure {
+  return {
+    kind: 'rate-limited',
+    ...base('TOO_MANY_REQUESTS', 'The gateway is scaling down as many photos as it can at once; this one could not wait its turn.', { moduleApiName }),
+    retryAfterSeconds,
+  };
+}
+
 const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string }> = {
   timeout: { code: 'CRM_TIMEOUT', message: 'The CRM did not answer in time.' },
   unreachable: { code: 'CRM_UNREACHABLE', message: 'The gateway could not connect to the CRM.' },

@@ -51,31 +51,72 @@ export class PhotoTooLargeError extends Error {
 
 export interface PhotoContent {
   chunks: AsyncIterable<Uint8Array>;
-  /** Bytes handed on so far. */
+  /** Bytes handed on so far: what the CRM receives. */
   readonly byteSize: number;
 }
 
-/** The head's chunks, then the rest of the upload, counted: past `maxBytes` it throws, which aborts whatever consumes it. */
-export function photoContent(head: readonly Buffer[], reader: StreamReader, maxBytes: number): PhotoContent {
-  const state = { byteSize: 0 };
+/** Rewrites the bytes as they pass (e.g. takes a JPEG's location out); returns what to hand on in their place. */
+export interface ChunkFilter {
+  push(chunk: Buffer): Buffer[];
+  end(): Buffer[];
+}
+
+/**
+ * The head's chunks, then the rest of the upload, through `filter` if given. Past `maxBytes` of upload it throws,
+ * which aborts whatever consumes it. Without a filter the chunks go on as they are (no extra layer per chunk).
+ */
+export function photoContent(head: readonly Buffer[], reader: StreamReader, maxBytes: number, filter?: ChunkFilter): PhotoContent {
+  const state = { received: 0, byteSize: 0 };
   const count = (chunk: Buffer) => {
-    if (state.byteSize + chunk.length > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
-    state.byteSize += chunk.length;
+    if (state.received + chunk.length > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
+    state.received += chunk.length;
   };
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for (const chunk of head) {
       count(chunk);
+      state.byteSize += chunk.length;
       yield chunk;
     }
     for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
       count(chunk);
+      state.byteSize += chunk.length;
       yield chunk;
     }
   }
+  async function* filtered(filter: ChunkFilter): AsyncGenerator<Uint8Array> {
+    const pass = function* (parts: Buffer[]) {
+      for (const part of parts) {
+        state.byteSize += part.length;
+        yield part;
+      }
+    };
+    for (const chunk of head) {
+      count(chunk);
+      yield* pass(filter.push(chunk));
+    }
+    for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
+      count(chunk);
+      yield* pass(filter.push(chunk));
+    }
+    yield* pass(filter.end());
+  }
   return {
-    chunks: chunks(),
+    chunks: filter ? filtered(filter) : chunks(),
     get byteSize() {
       return state.byteSize;
     },
   };
+}
+
+/** The whole upload in memory, head first: for a photo the gateway must decode. Past `maxBytes` it throws PhotoTooLargeError. */
+export async function readWholePhoto(head: Buffer, reader: StreamReader, maxBytes: number): Promise<Buffer> {
+  const chunks = [head];
+  let size = head.length;
+  if (size > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
+  for (let chunk = await reader.read(); chunk !== null; chunk = await reader.read()) {
+    size += chunk.length;
+    if (size > maxBytes) throw new PhotoTooLargeError(`the photo is larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }

@@ -10,14 +10,18 @@ import {
   invalidRecordId,
   missingCredentials,
   photoRejected,
+  resizeBusy,
   serviceTokenUnavailable,
   verdictOfCrmAnswer,
   type CrmFailure,
 } from './failures.ts';
 import { cleanFilename } from './filename.ts';
 import type { ImageInfo } from './image-sniffer.ts';
+import { JpegMetadataFilter } from './jpeg-metadata-filter.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
-import { PhotoTooLargeError, photoContent, readLookahead, readPhotoHead } from './photo-stream.ts';
+import { fitPhoto, MAX_RESIZE_INPUT_PIXELS, RESIZABLE_FORMATS } from './photo-fitter.ts';
+import { PhotoTooLargeError, photoContent, readLookahead, readPhotoHead, readWholePhoto, type ChunkFilter } from './photo-stream.ts';
+import type { ResizeLane } from './resize-lane.ts';
 import { StreamReader, UploadStreamError } from './stream-reader.ts';
 import type { UploadObserver, UploadReport } from './upload-report.ts';
 
@@ -31,6 +35,8 @@ export interface RecordPhotoRequest {
   moduleApiName: string;
   recordId: string;
   restrictWorkflow: boolean;
+  /** Scale a photo over the pixel limit down to fit rather than refuse it; absent: the gateway's default (PHOTO_FIT_TO_LIMITS). */
+  fitToLimits?: boolean | undefined;
   callerAuthorization: string | null;
   /** Resolved once the transport reaches the file's part; rejects with an UploadStreamError if it never does. */
   file: () => Promise<IncomingFile>;
@@ -46,9 +52,16 @@ export interface UploadedPhoto {
   filename: string;
   contentType: ImageInfo['mimeType'];
   format: ImageInfo['format'];
+  /** What the CRM received: the bytes sent, and the pixels of the image sent. */
   byteSize: number;
   width: number;
   height: number;
+  /** true when the gateway scaled the photo down to fit; then the original* fields are what the client sent. */
+  resized: boolean;
+  originalWidth: number;
+  originalHeight: number;
+  /** true when GPS data was found and left out of what the CRM received. */
+  locationRemoved: boolean;
 }
 
 export type RecordPhotoOutcome =
@@ -66,6 +79,30 @@ export interface RecordPhotoServiceOptions {
   uploadMaxMs?: number;
   /** Told about every upload once it has ended, however it ended. */
   observer?: UploadObserver;
+  /** Phone photos: scaling down to fit, location and metadata. Absent: forwarded as sent, as before. */
+  phonePhotos?: PhonePhotoOptions;
+}
+
+export interface PhonePhotoOptions {
+  /** PHOTO_FIT_TO_LIMITS: what a request that does not say gets. */
+  fitToLimitsByDefault: boolean;
+  /** PHOTO_STRIP_LOCATION: GPS data leaves every JPEG sent to the CRM. */
+  stripLocation: boolean;
+  /** PHOTO_STRIP_METADATA: EXIF, XMP, IPTC and comments leave every JPEG sent to the CRM. */
+  stripMetadata: boolean;
+  /** PHOTO_JPEG_QUALITY: the first quality a scaled-down JPEG is written at. */
+  jpegQuality: number;
+  /** Where photos wait for, and take, their turn to be scaled down. */
+  lane: ResizeLane;
+}
+
+/** The file as it goes to the CRM, and how to describe it once the CRM took it. */
+interface Outgoing {
+  filename: string;
+  contentType: ImageInfo['mimeType'];
+  content: AsyncIterable<Uint8Array>;
+  /** Read once the upload is over: by then every byte sent is counted. */
+  photo: () => UploadedPhoto;
 }
 
 /** What an upload got to before it ended: filled in as it goes, reported once at the end. */
@@ -150,23 +187,120 @@ export class RecordPhotoService {
       return failed(photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail }, moduleApiName));
     }
     const image = head.sniff.image;
+    const phone = this.#options.phonePhotos;
+    const filename = cleanFilename(file.filename, image.mimeType);
     if (image.width * image.height > MAX_PHOTO_PIXELS) {
-      return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height }, moduleApiName));
+      const fit = request.fitToLimits ?? phone?.fitToLimitsByDefault ?? false;
+      if (!fit || !phone || !RESIZABLE_FORMATS.has(image.format) || image.width * image.height > MAX_RESIZE_INPUT_PIXELS) {
+        return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height }, moduleApiName));
+      }
+      return this.#fitAndSend(request, authorization, { filename, image, head: head.bytes, reader, phone }, progress);
     }
 
-    const filename = cleanFilename(file.filename, image.mimeType);
     // The slot is taken as late as streaming allows: once the look-ahead is in (or the whole file, if smaller).
     const lookahead = await readLookahead(head.bytes, reader, SNIFF_LOOKAHEAD_BYTES);
-    const content = photoContent(lookahead, reader, MAX_PHOTO_BYTES);
+    const filter = image.format === 'JPEG' && phone && (phone.stripLocation || phone.stripMetadata)
+      ? new JpegMetadataFilter({ stripLocation: phone.stripLocation, stripMetadata: phone.stripMetadata })
+      : undefined;
+    const content = photoContent(lookahead, reader, MAX_PHOTO_BYTES, filter satisfies ChunkFilter | undefined);
+    return this.#send(request, authorization, progress, {
+      filename,
+      contentType: image.mimeType,
+      content: content.chunks,
+      photo: () => ({
+        filename,
+        contentType: image.mimeType,
+        format: image.format,
+        byteSize: content.byteSize,
+        width: image.width,
+        height: image.height,
+        resized: false,
+        originalWidth: image.width,
+        originalHeight: image.height,
+        locationRemoved: filter?.locationRemoved ?? false,
+      }),
+    });
+  }
+
+  /**
+   * A photo over the pixel limit, to scale down: a place in the resize lane first (the photo is then read whole,
+   * at most MAX_PHOTO_BYTES), a turn to resize, and only then a CRM slot, for a file already in memory.
+   */
+  async #fitAndSend(
+    request: RecordPhotoRequest,
+    authorization: string,
+    photo: { filename: string; image: ImageInfo; head: Buffer; reader: StreamReader; phone: PhonePhotoOptions },
+    progress: Progress,
+  ): Promise<RecordPhotoOutcome> {
+    const { moduleApiName } = request;
+    const { image, phone } = photo;
+    const place = await phone.lane.enter(request);
+    if (!place.ok) return this.#laneRefused(place.refusal, moduleApiName);
+    let fitted: Awaited<ReturnType<typeof fitPhoto>>;
+    try {
+      let input: Buffer;
+      try {
+        input = await readWholePhoto(photo.head, photo.reader, MAX_PHOTO_BYTES);
+      } catch (error) {
+        if (error instanceof PhotoTooLargeError) return failed(photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName));
+        throw error;
+      }
+      const turn = await phone.lane.turn(request);
+      if (!turn.ok) return this.#laneRefused(turn.refusal, moduleApiName);
+      try {
+        fitted = await fitPhoto(input, image, phone);
+      } finally {
+        turn.release();
+      }
+    } finally {
+      place.release();
+    }
+    if (!fitted.ok) {
+      return failed(
+        fitted.problem === 'too-large'
+          ? photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)
+          : photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail }, moduleApiName),
+      );
+    }
+    const result = fitted;
+    return this.#send(request, authorization, progress, {
+      filename: photo.filename,
+      contentType: result.mimeType,
+      content: (async function* () {
+        yield result.bytes;
+      })(),
+      photo: () => ({
+        filename: photo.filename,
+        contentType: result.mimeType,
+        format: result.format,
+        byteSize: result.bytes.length,
+        width: result.width,
+        height: result.height,
+        resized: true,
+        originalWidth: image.width,
+        originalHeight: image.height,
+        locationRemoved: result.locationRemoved,
+      }),
+    });
+  }
+
+  #laneRefused(refusal: { kind: 'cancelled' } | { kind: 'queue-refused'; retryAfterSeconds: number }, moduleApiName: string): RecordPhotoOutcome {
+    if (refusal.kind === 'cancelled') throw new UploadStreamError('client-gone', 'The upload stream failed: the client went away');
+    return failed(resizeBusy(moduleApiName, refusal.retryAfterSeconds));
+  }
+
+  /** Sends the file to the CRM (in a CRM slot) and turns the reply into the outcome the caller is told. */
+  async #send(request: RecordPhotoRequest, authorization: string, progress: Progress, outgoing: Outgoing): Promise<RecordPhotoOutcome> {
+    const { moduleApiName, recordId } = request;
     const reply = await this.#client.uploadPhoto({
       target: { moduleApiName, recordId },
       restrictWorkflow: request.restrictWorkflow,
       authorization,
-      file: { filename, contentType: image.mimeType, content: content.chunks },
+      file: { filename: outgoing.filename, contentType: outgoing.contentType, content: outgoing.content },
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.caller ? { caller: request.caller } : {}),
     });
-    progress.bytesForwarded = content.byteSize;
+    progress.bytesForwarded = outgoing.photo().byteSize;
     progress.queuedMs = reply.timings?.queuedMs ?? null;
     progress.crmMs = reply.timings?.crmMs ?? null;
     if (reply.kind === 'answered') progress.crmStatus = reply.answer.status;
@@ -198,14 +332,7 @@ export class RecordPhotoService {
           ok: true,
           record: { moduleApiName, id: recordId },
           message: verdict.message,
-          photo: {
-            filename,
-            contentType: image.mimeType,
-            format: image.format,
-            byteSize: content.byteSize,
-            width: image.width,
-            height: image.height,
-          },
+          photo: outgoing.photo(),
         };
       }
     }

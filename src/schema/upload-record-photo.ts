@@ -49,6 +49,9 @@ export function addUploadRecordPhoto(
         restrictWorkflow: t.arg.boolean({
           description: 'true: the CRM runs no workflow rules for this change (restrict_triggers=workflow).',
         }),
+        fitToLimits: t.arg.boolean({
+          description: "true: a photo over the CRM's pixel or byte limit is scaled down to fit instead of refused (default: PHOTO_FIT_TO_LIMITS).",
+        }),
       },
       resolve: async (_root, args, context): Promise<Success | CrmFailure> => {
         try {
@@ -56,6 +59,7 @@ export function addUploadRecordPhoto(
             moduleApiName: args.module,
             recordId: String(args.recordId),
             restrictWorkflow: args.restrictWorkflow === true,
+            fitToLimits: args.fitToLimits ?? undefined,
             callerAuthorization: context.callerAuthorization,
             signal: context.signal,
             caller: context.caller(),

@@ -17,6 +17,14 @@ export function addUploadedPhoto(builder: Builder) {
       byteSize: t.exposeInt('byteSize'),
       width: t.exposeInt('width'),
       height: t.exposeInt('height'),
+      resized: t.exposeBoolean('resized', {
+        description: "true when the gateway scaled the photo down to fit the CRM's limits; width, height and byteSize describe what the CRM received.",
+      }),
+      originalWidth: t.exposeInt('originalWidth'),
+      originalHeight: t.exposeInt('originalHeight'),
+      locationRemoved: t.exposeBoolean('locationRemoved', {
+        description: 'true when GPS position data was removed before the photo reached the CRM.',
+      }),
     }),
   });
 }

@@ -169,7 +169,18 @@ describe('RecordPhotoService: a photo sent to the CRM', () => {
       ok: true,
       record: { moduleApiName: 'Leads', id: '3000000038009' },
       message: 'photo uploaded successfully',
-      photo: { filename: 'holiday.jpg', contentType: 'image/jpeg', format: 'JPEG', byteSize: photo.length, width: 64, height: 48 },
+      photo: {
+        filename: 'holiday.jpg',
+        contentType: 'image/jpeg',
+        format: 'JPEG',
+        byteSize: photo.length,
+        width: 64,
+        height: 48,
+        resized: false,
+        originalWidth: 64,
+        originalHeight: 48,
+        locationRemoved: false,
+      },
     });
     const sent = uploader.requests[0]!;
     expect(sent.target).toEqual({ moduleApiName: 'Leads', recordId: '3000000038009' });

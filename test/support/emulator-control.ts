@@ -2,6 +2,17 @@ import type { FaultSpec } from '../../emulator/faults.ts';
 import type { RequestLogEntry } from '../../emulator/state.ts';
 
 /** Drives the emulator through its HTTP control API, the way an outside process would. */
+/** A stored photo, with what the emulator read of it: `dimensions` as `WxH`, EXIF `orientation` (null: no tag), `gps`. */
+export interface StoredPhotoView {
+  bytes: Buffer;
+  contentType: string;
+  filename: string;
+  recordImage: string;
+  dimensions: string;
+  orientation: number | null;
+  gps: boolean;
+}
+
 export class EmulatorControl {
   readonly origin: string;
   constructor(origin: string) {
@@ -52,7 +63,7 @@ export class EmulatorControl {
   async photo(
     module: string,
     recordId: string,
-  ): Promise<{ bytes: Buffer; contentType: string; filename: string; recordImage: string } | null> {
+  ): Promise<StoredPhotoView | null> {
     const response = await this.#call('GET', `photos/${module}/${recordId}`);
     if (response.status === 404) return null;
     return {
@@ -60,6 +71,9 @@ export class EmulatorControl {
       contentType: response.headers.get('content-type') ?? '',
       filename: decodeURIComponent(response.headers.get('x-photo-filename') ?? ''),
       recordImage: response.headers.get('x-photo-record-image') ?? '',
+      dimensions: response.headers.get('x-photo-dimensions') ?? '',
+      orientation: response.headers.get('x-photo-orientation') ? Number(response.headers.get('x-photo-orientation')) : null,
+      gps: response.headers.get('x-photo-gps') === 'true',
     };
   }
   /** Polls the request log until `predicate` holds, or fails after `timeoutMs`. */

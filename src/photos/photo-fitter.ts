@@ -1,0 +1,108 @@
+import type { Sharp, SharpOptions } from 'sharp';
+import { exifHasGps } from './exif.ts';
+import type { ImageFormat, ImageInfo, ImageMimeType } from './image-sniffer.ts';
+import { filterJpegBuffer } from './jpeg-metadata-filter.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
+
+/** The largest photo the gateway will decode to scale down: 100 MP, a 4-byte-per-pixel decode of 400 MB at most. */
+export const MAX_RESIZE_INPUT_PIXELS = 100_000_000;
+
+/** Formats the gateway can decode and write again in the same format (libvips has no BMP writer). */
+export const RESIZABLE_FORMATS: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['JPEG', 'PNG', 'GIF']);
+
+export interface FitOptions {
+  /** JPEG quality of the first try (PHOTO_JPEG_QUALITY); lowered step by step while the result is over MAX_PHOTO_BYTES. */
+  jpegQuality: number;
+  /** Remove EXIF GPS data from what is sent (PHOTO_STRIP_LOCATION). */
+  stripLocation: boolean;
+  /** Send no EXIF at all (PHOTO_STRIP_METADATA); the ICC profile stays, it decides colours. */
+  stripMetadata: boolean;
+}
+
+export type FitResult =
+  | { ok: true; bytes: Buffer; format: ImageFormat; mimeType: ImageMimeType; width: number; height: number; locationRemoved: boolean }
+  | { ok: false; problem: 'undecodable'; detail: string }
+  | { ok: false; problem: 'too-large' };
+
+/** The JPEG qualities tried after the configured one, while the result is still over the byte limit. */
+const LOWER_QUALITIES = [75, 65, 55, 45];
+
+type SharpModule = typeof import('sharp').default;
+let loaded: Promise<SharpModule> | undefined;
+
+/**
+ * sharp (libvips) is loaded on the first photo that needs it, never at start-up: a gateway that only streams
+ * photos through pays no memory or start-up time for it.
+ *
+ * Sized for a small container: no operation cache (every photo is a different image, a cache never hits and only
+ * holds memory) and one libvips thread per image — the lane runs PHOTO_RESIZE_CONCURRENCY images at once, and that,
+ * not libvips, decides how many cores resizing takes.
+ */
+function loadSharp(): Promise<SharpModule> {
+  loaded ??= import('sharp').then(({ default: sharp }) => {
+    sharp.cache(false);
+    sharp.concurrency(1);
+    return sharp;
+  });
+  return loaded;
+}
+
+/** The largest width and height with the same aspect whose product is within MAX_PHOTO_PIXELS. */
+export function fittedSize(width: number, height: number): { width: number; height: number } {
+  const scale = Math.sqrt(MAX_PHOTO_PIXELS / (width * height));
+  let w = Math.max(1, Math.floor(width * scale));
+  let h = Math.max(1, Math.floor(height * scale));
+  while (w * h > MAX_PHOTO_PIXELS) {
+    if (w >= h) w -= 1;
+    else h -= 1;
+  }
+  return { width: w, height: h };
+}
+
+const MIME_TYPES: Record<'JPEG' | 'PNG' | 'GIF', ImageMimeType> = { JPEG: 'image/jpeg', PNG: 'image/png', GIF: 'image/gif' };
+
+/**
+ * Scales a photo over the pixel limit down to the largest size within it, upright (EXIF orientation applied to the
+ * pixels), re-encoded in its own format, within the byte limit. `image` is what the sniffer read from its head.
+ */
+export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOptions): Promise<FitResult> {
+  if (!RESIZABLE_FORMATS.has(image.format)) return { ok: false, problem: 'undecodable', detail: `${image.format} images cannot be scaled by the gateway` };
+  const format = image.format as 'JPEG' | 'PNG' | 'GIF';
+  const sharp = await loadSharp();
+  // failOn 'error': a truncated or corrupt photo is refused rather than sent half grey.
+  const open = (): Sharp => sharp(input, { limitInputPixels: MAX_RESIZE_INPUT_PIXELS, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
+  try {
+    const metadata = await open().metadata();
+    // Orientations 5 to 8 turn the image a quarter: the box is for the upright image.
+    const quarterTurn = (metadata.orientation ?? 1) >= 5;
+    const box = fittedSize(image.width, image.height);
+    const target = quarterTurn ? { width: box.height, height: box.width } : box;
+    const hadGps = metadata.exif !== undefined && exifHasGps(metadata.exif);
+    const locationRemoved = hadGps && (options.stripLocation || options.stripMetadata);
+    const pipeline = () => {
+      const resized = open().autoOrient().resize({ width: target.width, height: target.height, fit: 'inside' }).keepIccProfile();
+      // EXIF is copied for JPEG only, then filtered below: no GPS, no orientation (the pixels are upright now).
+      return format === 'JPEG' && !options.stripMetadata ? resized.keepExif() : resized;
+    };
+    const attempts: ((s: Sharp) => Sharp)[] =
+      format === 'JPEG'
+        ? [options.jpegQuality, ...LOWER_QUALITIES.filter((q) => q < options.jpegQuality)].map((quality) => (s: Sharp) => s.jpeg({ quality }))
+        : format === 'PNG'
+          ? [(s: Sharp) => s.png({ compressionLevel: 6 }), (s: Sharp) => s.png({ compressionLevel: 9, adaptiveFiltering: true })]
+          : [(s: Sharp) => s.gif()];
+    for (const encode of attempts) {
+      const { data, info } = await encode(pipeline()).toBuffer({ resolveWithObject: true });
+      const bytes =
+        format === 'JPEG' ? filterJpegBuffer(data, { stripLocation: options.stripLocation, stripMetadata: false, dropOrientation: true }).bytes : data;
+      if (info.width * info.height > MAX_PHOTO_PIXELS) return { ok: false, problem: 'too-large' };
+      if (bytes.length <= MAX_PHOTO_BYTES) {
+        return { ok: true, bytes, format, mimeType: MIME_TYPES[format], width: info.width, height: info.height, locationRemoved };
+      }
+    }
+    return { ok: false, problem: 'too-large' };
+  } catch (error) {
+    // libvips' words about the bytes ("VipsJpeg: premature end of input file"); no path, no secret in them.
+    const detail = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : 'the image could not be decoded';
+    return { ok: false, problem: 'undecodable', detail: `the image could not be decoded (${detail})` };
+  }
+}

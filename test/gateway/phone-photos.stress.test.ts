@@ -1,0 +1,72 @@
+/**
+ * Phone photos the gateway scales down (each decoded and re-encoded: a second or two apiece), over loopback through
+ * the real emulator, which reads what it stored with its own decoders. The quick cases are in phone-photos.test.ts.
+ */
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { useStack } from '../support/stack.ts';
+import { isRed, largePng, phoneJpeg, photoResultOf as resultOf, pixelAt, uploadPhonePhoto } from '../support/phone-photos.ts';
+
+const LIMIT_PIXELS = 10_000_000;
+const LIMIT_BYTES = 10 * 1024 * 1024;
+
+describe('with the defaults', () => {
+  const stack = useStack();
+
+  it('turns an orientation-6 photo upright when it scales it: rotated pixels, no orientation tag', async () => {
+    const sideways = await phoneJpeg(4032, 3024, { orientation: 6 });
+    const result = resultOf(await uploadPhonePhoto(stack.url, sideways, { fitToLimits: true }));
+    expect(result.photo).toMatchObject({ resized: true, originalWidth: 4032, originalHeight: 3024, locationRemoved: false });
+    const stored = (await stack.crm.photo('Leads', '1000000000001'))!;
+    expect(stored.orientation).toBeNull();
+    const [width, height] = stored.dimensions.split('x').map(Number) as [number, number];
+    expect(height).toBeGreaterThan(width); // portrait, as the phone was held
+    expect(result.photo).toMatchObject({ width, height });
+    // Orientation 6 means "turn 90° clockwise to view": the stored top-left square is now at the top right.
+    expect(isRed(await pixelAt(stored.bytes, width - 5, 5))).toBe(true);
+    expect(isRed(await pixelAt(stored.bytes, 5, 5))).toBe(false);
+  });
+
+  it('scales a 25 MP PNG down to a PNG within both limits', async () => {
+    const png = await largePng(5000, 5000);
+    const result = resultOf(await uploadPhonePhoto(stack.url, png, { fitToLimits: true, filename: 'scan.png' }));
+    expect(result.__typename).toBe('UploadRecordPhotoSuccess');
+    const stored = (await stack.crm.photo('Leads', '1000000000001'))!;
+    const [width, height] = stored.dimensions.split('x').map(Number) as [number, number];
+    expect(stored.bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(width * height).toBeLessThanOrEqual(LIMIT_PIXELS);
+    expect(width).toBe(height);
+    expect(stored.bytes.length).toBeLessThanOrEqual(LIMIT_BYTES);
+    expect(result.photo).toMatchObject({ format: 'PNG', contentType: 'image/png', resized: true, width, height, originalWidth: 5000, originalHeight: 5000, byteSize: stored.bytes.length });
+    expect((await sharp(stored.bytes).raw().toBuffer({ resolveWithObject: true })).info).toMatchObject({ width, height });
+  });
+
+  it('refuses a photo over the limit it cannot decode, with no CRM call', async () => {
+    const photo = await phoneJpeg(4032, 3024);
+    // Cut off in the middle of its image data: the header says 12 MP, the pixels never come.
+    const cut = photo.subarray(0, Math.floor(photo.length * 0.6));
+    const result = resultOf(await uploadPhonePhoto(stack.url, cut, { fitToLimits: true }));
+    expect(result).toMatchObject({ __typename: 'PhotoRejectedError', reason: 'UNSUPPORTED_FORMAT' });
+    expect((await stack.crm.requests()).filter((entry) => entry.method === 'POST')).toEqual([]);
+  });
+});
+
+describe('with PHOTO_FIT_TO_LIMITS=true', () => {
+  const stack = useStack({ PHOTO_FIT_TO_LIMITS: 'true' });
+
+  it('scales down a photo whose request does not say, and a request may still say no', async () => {
+    const photo = await phoneJpeg(4032, 3024);
+    expect(resultOf(await uploadPhonePhoto(stack.url, photo)).photo).toMatchObject({ resized: true });
+    expect(resultOf(await uploadPhonePhoto(stack.url, photo, { fitToLimits: false }))).toMatchObject({ reason: 'TOO_MANY_PIXELS' });
+  });
+});
+
+describe('with PHOTO_STRIP_METADATA=true', () => {
+  const stack = useStack({ PHOTO_STRIP_METADATA: 'true' });
+
+  it('scales a photo down without any EXIF', async () => {
+    const photo = await phoneJpeg(4032, 3024, { gps: true });
+    expect(resultOf(await uploadPhonePhoto(stack.url, photo, { fitToLimits: true })).photo).toMatchObject({ resized: true, locationRemoved: true });
+    expect((await sharp((await stack.crm.photo('Leads', '1000000000001'))!.bytes).metadata()).exif).toBeUndefined();
+  });
+});
