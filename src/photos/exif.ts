@@ -110,6 +110,8 @@ function removeEntry(tiff: Tiff, index: number): void {
 function gpsDataRegions(tiff: Tiff, gpsIfd: number): [number, number][] {
   const { view } = tiff;
   if (gpsIfd < TIFF_HEADER_BYTES || gpsIfd + 2 > view.length) return [];
+  // A "GPS IFD" inside IFD0 is IFD0 (a loop): its entries are not GPS data, and their values are not to be zeroed.
+  if (gpsIfd >= tiff.ifd0 && gpsIfd < tiff.ifd0End) return [];
   const count = tiff.u16(gpsIfd);
   const regions: [number, number][] = [];
   // Entries past the end of the payload are not there to zero (nor to follow).
