@@ -49,4 +49,4 @@ const yoga = createYoga({
 
 const server = createServer(yoga);
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => announce('ready', { port: (server.address() as AddressInfo).port }));
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => announce('ready', { port: (server.address() as AddressInfo).port }));

@@ -6,18 +6,39 @@ import type { Server } from './servers.ts';
 import type { SinkArrival } from './sink.ts';
 import { percentile } from './stats.ts';
 
-export type PathKind = 'gateway' | 'direct' | 'raw' | 'yoga' | 'buffering';
+export type PathKind = 'gateway' | 'direct' | 'raw' | 'yoga' | 'buffering' | 'apollo' | 'multer';
 
 export const PATH_LABELS: Record<PathKind, string> = {
   gateway: 'gateway',
   direct: 'direct to CRM',
   raw: 'raw proxy',
   yoga: 'Yoga floor',
-  buffering: 'buffering baseline',
+  buffering: 'Yoga File (buffering)',
+  apollo: 'Apollo + graphql-upload',
+  multer: 'Express + multer',
 };
+
+/** The peers: what a team would run instead of the gateway. */
+export const PEERS = ['apollo', 'multer', 'buffering'] as const satisfies readonly PathKind[];
+
+/** How the client and the CRM behave: `loopback` as fast as they can; `wan` a slow client link and a slow CRM. */
+export interface NetworkProfile {
+  name: 'loopback' | 'wan';
+  /** The client's sending rate, Mbit/s; 0: unpaced. */
+  clientMbps: number;
+  /** The CRM's reading rate, Mbit/s; 0: unpaced. */
+  crmMbps: number;
+  /** How long the CRM waits after the last byte before it answers. */
+  crmDelayMs: number;
+}
+
+export const LOOPBACK: NetworkProfile = { name: 'loopback', clientMbps: 0, crmMbps: 0, crmDelayMs: 0 };
 
 export interface CellOutcome {
   path: PathKind;
+  profile: NetworkProfile['name'];
+  /** Bytes of each request body the client sent. */
+  bodyBytes: number;
   size: number;
   concurrency: number;
   /** true for the fresh-process memory runs at the end. */
@@ -57,8 +78,10 @@ export interface CellRequest {
   measureFirstByte: boolean;
   timeoutMs: number;
   memoryRun?: boolean;
-  /** The sink waits this long before each answer during the cell. */
+  /** The sink waits this long before each answer during the cell (a memory run's slow CRM). */
   crmAnswerDelayMs?: number;
+  /** The client's link and the CRM's pace; loopback when absent. */
+  profile?: NetworkProfile;
 }
 
 export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutcome> {
@@ -76,9 +99,12 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
     mode: request.mode,
     pids: { server: direct ? undefined : server.child.pid, sink: rig.sink.child.pid },
     timeoutMs: request.timeoutMs,
+    ...(request.profile?.clientMbps ? { clientMbps: request.profile.clientMbps } : {}),
   };
-  const crmAnswerDelayMs = request.crmAnswerDelayMs ?? 0;
+  const profile = request.profile ?? LOOPBACK;
+  const crmAnswerDelayMs = request.crmAnswerDelayMs ?? profile.crmDelayMs;
   await rig.sink.child.call('answerDelay', { ms: crmAnswerDelayMs });
+  await rig.sink.child.call('readRate', { mbps: profile.crmMbps });
   const rssBaseline = direct ? null : await idleRss(server.child.pid, 5);
   const sampler = direct ? null : new RssSampler(server.child.pid);
   let result: CellResult;
@@ -90,6 +116,7 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
     peak = sampler ? sampler.stop().peak : null;
     hwm = direct ? null : memory(server.child.pid).hwm;
     if (crmAnswerDelayMs > 0) await rig.sink.child.call('answerDelay', { ms: 0 });
+    if (profile.crmMbps > 0) await rig.sink.child.call('readRate', { mbps: 0 });
   }
   const arrivals = await rig.sink.child.call<Record<number, SinkArrival>>('take');
   checkArrivals(arrivals, tag, size, path);
@@ -109,10 +136,12 @@ export async function runCell(rig: Rig, request: CellRequest): Promise<CellOutco
   const gigabytes = (result.completed * size) / 1e9;
   return {
     path,
+    profile: profile.name,
+    bodyBytes: result.bytesPerUpload,
     size,
     concurrency,
     memoryRun: request.memoryRun ?? false,
-    crmAnswerDelayMs,
+    crmAnswerDelayMs: request.crmAnswerDelayMs ?? 0,
     completed: result.completed,
     windowS,
     uploadsPerS: result.completed / windowS,

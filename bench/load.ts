@@ -29,6 +29,8 @@ export interface CellSpec {
   /** Processes whose CPU time is read at the window's edges (the load generator itself is always read). */
   pids: { server?: number; sink: number };
   timeoutMs: number;
+  /** Each upload sent at this rate, Mbit/s (a client on a slow link); absent: as fast as the socket takes it. */
+  clientMbps?: number;
 }
 
 export interface CellResult {
@@ -103,6 +105,22 @@ function expectedAnswer(answer: CellSpec['answer'], size: number): (text: string
   return (text) => text.includes('"__typename":"UploadRecordPhotoSuccess"') && text.includes(`"byteSize":${size}`);
 }
 
+/**
+ * A client link of `mbps`: each write is handed over when it would have finished crossing the link, so the last
+ * byte leaves at size ÷ rate after the first. Without a rate, the body as it comes.
+ */
+async function* paced(source: AsyncGenerator<Buffer>, mbps: number | undefined): AsyncGenerator<Buffer> {
+  if (!mbps) return yield* source;
+  const startedAt = performance.now();
+  let sent = 0;
+  for await (const chunk of source) {
+    sent += chunk.length;
+    const wait = startedAt + (sent * 8) / (mbps * 1_000) - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    yield chunk;
+  }
+}
+
 async function run(spec: CellSpec): Promise<CellResult> {
   const body = template(spec.shape, spec.size);
   const accepts = expectedAnswer(spec.answer, spec.size);
@@ -170,9 +188,12 @@ async function run(spec: CellSpec): Promise<CellResult> {
       method: 'POST',
       headers,
       // undici streams any AsyncIterable body (documented), though its types list only Readable.
-      body: streamBody(body, id, () => {
-        firstByteAt = wallClockMs();
-      }) as unknown as Readable,
+      body: paced(
+        streamBody(body, id, () => {
+          firstByteAt = wallClockMs();
+        }),
+        spec.clientMbps,
+      ) as unknown as Readable,
     });
     const text = await response.body.text();
     const t1 = performance.now();

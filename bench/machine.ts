@@ -9,6 +9,8 @@ export interface Machine {
   node: string;
   kernel: string;
   date: string;
+  /** The 1, 5 and 15 minute load averages when the run started (`uptime`): other work on the machine. */
+  loadAverage: number[];
 }
 
 function cpuModel(): string {
@@ -29,6 +31,7 @@ export function describeMachine(): Machine {
     node: process.version,
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    loadAverage: os.loadavg(),
   };
 }
 
@@ -38,5 +41,6 @@ export function machineLines(machine: Machine): string[] {
     `- RAM: ${(machine.ramBytes / 1024 ** 3).toFixed(1)} GiB`,
     `- Node: ${machine.node} · ${machine.kernel}`,
     `- Date: ${machine.date}`,
+    `- Load average at the start (1, 5, 15 min, as \`uptime\` prints it): ${machine.loadAverage.map((v) => v.toFixed(2)).join(', ')}; at the end: ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`,
   ];
 }

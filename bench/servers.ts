@@ -127,3 +127,29 @@ export function startYogaForwarder(root: string, sinkOrigin: string, profileDir?
 export function startBufferingGateway(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
   return startForwarder(root, 'buffering gateway', 'bench/buffering-gateway.ts', sinkOrigin, profileDir);
 }
+
+/** Peer: Express + Apollo Server + graphql-upload (fs-capacitor) + undici. */
+export function startApolloPeer(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  return startForwarder(root, 'Apollo + graphql-upload peer', 'bench/peers/apollo-upload.ts', sinkOrigin, profileDir);
+}
+
+/** Peer: Express + multer (memory storage) + undici fetch/FormData. */
+export function startMulterPeer(root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  return startForwarder(root, 'Express + multer peer', 'bench/peers/multer-rest.ts', sinkOrigin, profileDir);
+}
+
+/** Starts the server of a path other than `gateway` and `direct`. */
+export function startPeerOrFloor(path: 'raw' | 'yoga' | 'buffering' | 'apollo' | 'multer', root: string, sinkOrigin: string, profileDir?: string): Promise<Server> {
+  switch (path) {
+    case 'raw':
+      return startRawProxy(root, sinkOrigin, profileDir);
+    case 'yoga':
+      return startYogaForwarder(root, sinkOrigin, profileDir);
+    case 'buffering':
+      return startBufferingGateway(root, sinkOrigin, profileDir);
+    case 'apollo':
+      return startApolloPeer(root, sinkOrigin, profileDir);
+    case 'multer':
+      return startMulterPeer(root, sinkOrigin, profileDir);
+  }
+}

@@ -12,6 +12,10 @@ export interface Settings {
   warmupMs: number;
   /** crmAnswerDelaysMs: each forwarder gets one memory run per delay (the sink's wait before answering). */
   memory: { size: number; concurrency: number; requests: number; warmSize: number; crmAnswerDelaysMs: number[] };
+  /** The WAN profile: a slow client link, a slow CRM; the cells it runs, each a fixed number of uploads. */
+  wan: { clientMbps: number; crmMbps: number; crmDelayMs: number; cells: WanCell[] };
+  /** Fresh processes per target for the start-up and idle figures. */
+  startUpRuns: number;
   cellTimeoutMs: number;
   /** The whole run is aborted past this. */
   deadlineMs: number;
@@ -21,6 +25,13 @@ export interface Settings {
   gatewayEnv: Record<string, string>;
   /** Whose src/main.ts is the gateway: this checkout, or BENCH_GATEWAY_ROOT (e.g. a patched copy, for A/B). */
   gatewayRoot: string;
+}
+
+export interface WanCell {
+  size: number;
+  concurrency: number;
+  /** Uploads measured (each worker's first included: connections are already warm from the loopback cells). */
+  requests: number;
 }
 
 export class SettingsError extends Error {
@@ -53,6 +64,25 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   return value;
 }
 
+function mbps(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0.1 || value > 100_000) throw new SettingsError(`${name}: '${raw}' is not a rate in Mbit/s from 0.1 to 100000`);
+  return value;
+}
+
+/** The WAN cells: a few uploads each, enough for a p50 (a 9 MB upload takes about 4 s at 20 Mbit/s). */
+function wanCells(sizes: number[], concurrency: number[], quick: boolean): WanCell[] {
+  const cells: WanCell[] = [];
+  for (const size of sizes) {
+    for (const conc of concurrency) {
+      const perWorker = conc > 1 ? (size > 4 * MiB ? 1 : 2) : size > 4 * MiB ? 3 : quick ? 3 : 6;
+      cells.push({ size, concurrency: conc, requests: conc * perWorker });
+    }
+  }
+  return cells;
+}
+
 function envList(name: string, raw: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
@@ -63,25 +93,35 @@ function envList(name: string, raw: string | undefined): Record<string, string> 
   return out;
 }
 
-export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+export function loadSettings(env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv.slice(2)): Settings {
   const root = fileURLToPath(new URL('../', import.meta.url));
-  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
-  const sizes = env.BENCH_SIZES ? sizeList('BENCH_SIZES', env.BENCH_SIZES) : quick ? [MiB, 9 * MiB] : [100 * KiB, MiB, 9 * MiB];
-  const concurrency = env.BENCH_CONCURRENCY ? intList('BENCH_CONCURRENCY', env.BENCH_CONCURRENCY, 256) : quick ? [1, 16] : [1, 16, 64];
-  const memoryConcurrency = int('BENCH_MEMORY_CONCURRENCY', env.BENCH_MEMORY_CONCURRENCY, 64, 1, 256);
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' || argv.includes('--quick');
+  const unknown = argv.filter((arg) => arg !== '--quick');
+  if (unknown.length > 0) throw new SettingsError(`unknown argument ${unknown.join(' ')} (the only one is --quick; the rest is set by BENCH_* variables)`);
+  const sizes = env.BENCH_SIZES ? sizeList('BENCH_SIZES', env.BENCH_SIZES) : quick ? [MiB] : [100 * KiB, MiB, 9 * MiB];
+  const concurrency = env.BENCH_CONCURRENCY ? intList('BENCH_CONCURRENCY', env.BENCH_CONCURRENCY, 256) : [1, 16];
+  const memoryConcurrency = int('BENCH_MEMORY_CONCURRENCY', env.BENCH_MEMORY_CONCURRENCY, quick ? 8 : 64, 1, 256);
+  const memoryDelayMs = int('BENCH_MEMORY_CRM_DELAY_MS', env.BENCH_MEMORY_CRM_DELAY_MS, 1_000, 1, 60_000);
   return {
     quick,
     sizes,
     concurrency,
-    windowMs: int('BENCH_WINDOW_MS', env.BENCH_WINDOW_MS, quick ? 1_000 : 3_000, 200, 60_000),
+    windowMs: int('BENCH_WINDOW_MS', env.BENCH_WINDOW_MS, quick ? 500 : 2_000, 200, 60_000),
     warmupMs: quick ? 200 : 500,
     memory: {
       size: 9 * MiB,
       concurrency: memoryConcurrency,
-      requests: memoryConcurrency * (quick ? 1 : 2),
+      requests: memoryConcurrency,
       warmSize: MiB,
-      crmAnswerDelaysMs: [0, int('BENCH_MEMORY_CRM_DELAY_MS', env.BENCH_MEMORY_CRM_DELAY_MS, 1_000, 1, 60_000)],
+      crmAnswerDelaysMs: quick ? [memoryDelayMs] : [0, memoryDelayMs],
     },
+    wan: {
+      clientMbps: mbps('BENCH_CLIENT_MBPS', env.BENCH_CLIENT_MBPS, 20),
+      crmMbps: mbps('BENCH_CRM_MBPS', env.BENCH_CRM_MBPS, 100),
+      crmDelayMs: int('BENCH_CRM_DELAY_MS', env.BENCH_CRM_DELAY_MS, 300, 0, 60_000),
+      cells: wanCells(quick ? [MiB] : [MiB, 9 * MiB], [1, 16], quick),
+    },
+    startUpRuns: int('BENCH_START_RUNS', env.BENCH_START_RUNS, quick ? 1 : 5, 1, 50),
     cellTimeoutMs: 120_000,
     deadlineMs: int('BENCH_DEADLINE_S', env.BENCH_DEADLINE_S, 480, 10, 3_600) * 1_000,
     outFile: env.BENCH_OUT ?? `${root}bench/${quick ? 'RESULTS-quick.md' : 'RESULTS.md'}`,

@@ -1,6 +1,6 @@
 /**
  * The CRM sink: answers `POST /crm/v{n}/{Module}/{id}/photo` with the CRM's SUCCESS JSON once the multipart body
- * is drained (at once, or after the delay set over IPC). It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
+ * is drained (at once, or after the delay set over IPC; read as it comes, or at a rate set over IPC). It counts bytes and notes when the first byte of the file part arrived, keyed by the id in the file
  * name, for the load generator's time-to-first-byte figure. It also answers Get Records
  * (`GET /crm/v{n}/{Module}?ids=…&fields=Record_Image`: every id a record with a Record_Image) and counts those calls.
  * Forked by run.ts; answers over IPC.
@@ -37,6 +37,8 @@ const MAX_ARRIVALS = 200_000;
 const arrivals = new Map<number, SinkArrival>();
 /** How long the CRM takes to answer once the body is in (a real one stores and resizes the photo); 0 by default. */
 let answerDelayMs = 0;
+/** The rate each upload is read at, Mbit/s (a CRM behind its own link and ingestion); 0: as fast as it comes. */
+let readMbps = 0;
 const stats: SinkStats = { requests: 0, bodyBytes: 0, recordReads: 0 };
 const RECORDS_PATH = /^\/crm\/v\d+\/[^/?]+\?/;
 
@@ -79,6 +81,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   let fileStart = -1;
   let id = -1;
   let firstFileByteAt = 0;
+  const startedAt = performance.now();
+  const mbps = readMbps;
   req.on('data', (chunk: Buffer) => {
     const now = wallClockMs();
     if (head !== undefined) {
@@ -97,6 +101,15 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     }
     received += chunk.length;
     if (fileStart >= 0 && firstFileByteAt === 0 && received > fileStart) firstFileByteAt = now;
+    if (mbps > 0) {
+      // A capped link: the next chunk is read no sooner than this one would have finished arriving at `mbps`.
+      // The sender meanwhile fills the socket buffers and then waits, as it would on a slow link.
+      const wait = startedAt + (received * 8) / (mbps * 1_000) - performance.now();
+      if (wait > 1) {
+        req.pause();
+        setTimeout(() => req.resume(), wait);
+      }
+    }
   });
   req.on('end', () => {
     stats.requests++;
@@ -125,5 +138,8 @@ serve({
   stats: (): SinkStats => ({ ...stats }),
   answerDelay: ({ ms }: { ms: number }): void => {
     answerDelayMs = ms;
+  },
+  readRate: ({ mbps }: { mbps: number }): void => {
+    readMbps = mbps;
   },
 });
