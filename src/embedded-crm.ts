@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /**
  * The CRM emulator lives beside the product (`emulator/`), not in its build: `npm start` with no CRM configured
  * loads it from the source tree. The compiled image has no emulator, and production never asks for one.
@@ -7,6 +9,8 @@ export interface EmbeddedCrm {
   readonly origin: string;
   /** A token the emulator accepts for every standard and configured module. */
   readonly demoToken: string;
+  /** A photo to upload to a demo record, from the emulator's folder (absolute path). */
+  readonly samplePhoto: string;
   close(): Promise<void>;
 }
 
@@ -17,6 +21,7 @@ interface EmulatorModule {
 
 // A specifier the compiler does not follow, so the emulator stays out of dist/.
 const EMULATOR_ENTRY = new URL('../emulator/server.ts', import.meta.url).href;
+const SAMPLE_PHOTO = fileURLToPath(new URL('../emulator/sample-photo.png', import.meta.url));
 
 export class EmbeddedCrmMissingError extends Error {
   override name = 'EmbeddedCrmMissingError';
@@ -33,5 +38,5 @@ export async function startEmbeddedCrm(customModules: string[]): Promise<Embedde
     );
   }
   const running = await emulator.startCrmEmulator({ customModules });
-  return { origin: running.origin, demoToken: emulator.EMULATOR_TOKEN, close: () => running.close() };
+  return { origin: running.origin, demoToken: emulator.EMULATOR_TOKEN, samplePhoto: SAMPLE_PHOTO, close: () => running.close() };
 }

@@ -1,3 +1,5 @@
+import './node-version.ts';
+
 // The container's HEALTHCHECK: exit 0 when the gateway's liveness probe answers on this machine, whatever HOST it
 // listens on (all interfaces, loopback, one address, IPv4 or IPv6).
 const port = process.env.PORT || '4000';

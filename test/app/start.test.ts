@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { png } from '../fixtures/images.ts';
-import { NODE, start, type Started } from '../support/process.ts';
+import { NODE, PROJECT_ROOT, start, type Started } from '../support/process.ts';
 
 const run = promisify(execFile);
 
@@ -16,25 +14,24 @@ describe('npm start on a fresh clone', () => {
     // What a person at a terminal sees (a terminal gets the pretty format by default).
     app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'pretty', METRICS_PORT: '0' } });
     url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
-    await app.waitFor(/-F 0=@path\/to\/photo\.png/);
+    await app.waitFor(/-F 0=@emulator\/sample-photo\.png/);
   });
   afterAll(async () => {
     await app?.stop();
   });
 
-  it('prints the URL, the demo token and a curl upload that works as printed', async () => {
+  it('prints the URL, the demo token and a curl upload that works as pasted in the project folder', async () => {
     expect(app.output()).toContain('Demo token: emulator-token');
     const output = app.output();
-    const curl = output.slice(output.indexOf('curl '), output.indexOf('photo.png', output.indexOf('curl ')) + 'photo.png'.length);
-    const dir = await mkdtemp(join(tmpdir(), 'photo-'));
-    await writeFile(join(dir, 'photo.png'), png(120, 80));
-    const { stdout } = await run('bash', ['-c', curl.replace('path/to/photo.png', join(dir, 'photo.png'))]);
+    const curl = output.slice(output.indexOf('curl '), output.indexOf('sample-photo.png', output.indexOf('curl ')) + 'sample-photo.png'.length);
+    const sample = await readFile(join(PROJECT_ROOT, 'emulator', 'sample-photo.png'));
+    const { stdout } = await run('bash', ['-c', curl], { cwd: PROJECT_ROOT });
     expect(JSON.parse(stdout)).toEqual({
       data: {
         uploadRecordPhoto: {
           __typename: 'UploadRecordPhotoSuccess',
           message: 'photo uploaded successfully',
-          photo: { filename: 'photo.png', format: 'PNG', width: 120, height: 80, byteSize: png(120, 80).length },
+          photo: { filename: 'sample-photo.png', format: 'PNG', width: 320, height: 240, byteSize: sample.length },
         },
       },
     });
