@@ -23,9 +23,11 @@ describe('loadConfig', () => {
     [{ ZOHO_API_DOMAIN: 'ftp://x.example' }, 'ZOHO_API_DOMAIN', /http\(s\) origin/],
     [{ ZOHO_API_VERSION: '7' }, 'ZOHO_API_VERSION', /must look like v7, got '7'/],
     [{ CRM_CONNECT_TIMEOUT_MS: '-5' }, 'CRM_CONNECT_TIMEOUT_MS', /whole number/],
-    [{ CRM_CUSTOM_MODULES: 'Vehicles,Vehicles' }, 'CRM_CUSTOM_MODULES', /'Vehicles' and 'Vehicles' would both be the CrmModule value VEHICLES/],
-    [{ CRM_CUSTOM_MODULES: 'SiteVisits,Site_Visits' }, 'CRM_CUSTOM_MODULES', /SITE_VISITS/],
-    [{ CRM_CUSTOM_MODULES: 'leads' }, 'CRM_CUSTOM_MODULES', /'leads' and 'Leads' would both be the CrmModule value LEADS/],
+    [{ CRM_CUSTOM_MODULES: 'Vehicles,Vehicles' }, 'CRM_CUSTOM_MODULES', /'Vehicles' is listed twice$/],
+    [{ CRM_CUSTOM_MODULES: 'Leads' }, 'CRM_CUSTOM_MODULES', /'Leads' is a standard module, always served: list only custom modules here$/],
+    [{ CRM_CUSTOM_MODULES: 'Vehicles,Deals' }, 'CRM_CUSTOM_MODULES', /'Deals' is a standard module, always served/],
+    [{ CRM_CUSTOM_MODULES: 'SiteVisits,Site_Visits' }, 'CRM_CUSTOM_MODULES', /'Site_Visits' and 'SiteVisits' would both be the CrmModule value SITE_VISITS$/],
+    [{ CRM_CUSTOM_MODULES: 'leads' }, 'CRM_CUSTOM_MODULES', /'leads' would be the CrmModule value LEADS, which is the standard module 'Leads' \(always served\)$/],
     [{ CRM_CUSTOM_MODULES: 'Bad-Name' }, 'CRM_CUSTOM_MODULES', /'Bad-Name' is not a module API name/],
   ])('refuses %j, naming %s', (env, variable, message) => {
     let thrown: unknown;

@@ -34,10 +34,19 @@ export function moduleCatalog(customApiNames: readonly string[]): CrmModule[] {
     }
     const key = moduleKeyFor(apiName);
     const clash = modules.find((m) => m.key === key);
-    if (clash) {
-      throw new ModuleCatalogError(`'${apiName}' and '${clash.apiName}' would both be the CrmModule value ${key}`);
-    }
+    if (clash) throw new ModuleCatalogError(clashMessage(apiName, clash, key));
     modules.push({ key, apiName, custom: true });
   }
   return modules;
+}
+
+function clashMessage(apiName: string, clash: CrmModule, key: string): string {
+  if (!clash.custom && clash.apiName === apiName) {
+    return `'${apiName}' is a standard module, always served: list only custom modules here`;
+  }
+  if (!clash.custom) {
+    return `'${apiName}' would be the CrmModule value ${key}, which is the standard module '${clash.apiName}' (always served)`;
+  }
+  if (clash.apiName === apiName) return `'${apiName}' is listed twice`;
+  return `'${apiName}' and '${clash.apiName}' would both be the CrmModule value ${key}`;
 }
