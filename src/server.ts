@@ -170,11 +170,11 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
     ...(graphiql ? { renderGraphiQL: graphiql.render } : {}),
     graphiql: graphiql
-      ? {
+      ? graphiql.optionsFor({
           title: 'CRM record photos',
           headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
           defaultTabs: [{ query: GRAPHIQL_UPLOAD, variables: GRAPHIQL_UPLOAD_VARIABLES }, { query: GRAPHIQL_RECORD }],
-        }
+        })
       : false,
     plugins: [
       useHealthProbes(readiness),

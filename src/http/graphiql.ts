@@ -115,6 +115,14 @@ export class GraphiQLPage {
 `;
   };
 
+  /**
+   * Yoga's `graphiql` option: the page for a client that prefers HTML to JSON. Yoga alone serves it to any Accept
+   * that mentions text/html, even `text/html;q=0.1, application/json` from a client that wants a GraphQL answer.
+   */
+  optionsFor(options: GraphiQLOptions): (request: Request) => GraphiQLOptions | false {
+    return (request) => (prefersHtml(request.headers.get('accept')) ? options : false);
+  }
+
   /** Serves `…/graphiql/assets/{name}` (GET and HEAD), before anything else looks at the request. */
   plugin(): Plugin {
     return {
@@ -166,4 +174,22 @@ export class GraphiQLPage {
 function ifNoneMatch(header: string | null, etag: string): boolean {
   if (!header) return false;
   return header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/** Whether an Accept header weighs HTML (text/html or text/*) above every JSON type it names (RFC 9110 §12.5.1). */
+export function prefersHtml(accept: string | null): boolean {
+  let html: number | undefined;
+  let anyText: number | undefined;
+  let json = 0;
+  for (const range of (accept ?? '').split(',')) {
+    const [type = '', ...params] = range.split(';').map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2)) || 0;
+    // The most specific range decides: text/html over text/*.
+    if (type === 'text/html') html = Math.max(html ?? 0, weight);
+    if (type === 'text/*') anyText = Math.max(anyText ?? 0, weight);
+    if (type === 'application/json' || type === 'application/graphql-response+json') json = Math.max(json, weight);
+  }
+  const htmlWeight = html ?? anyText ?? 0;
+  return htmlWeight > 0 && htmlWeight >= json;
 }

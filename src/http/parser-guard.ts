@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
+import { Kind, parse } from 'graphql';
 
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -42,6 +43,54 @@ export function hostileMapPath(mapField: string, operationsField: string | undef
   return null;
 }
 
+/** The variables `query` declares, in all its operations; null when it is no document (Yoga reports that). */
+function declaredVariables(query: unknown): string[] | null {
+  if (typeof query !== 'string') return null;
+  try {
+    return parse(query, { noLocation: true }).definitions.flatMap((definition) =>
+      definition.kind === Kind.OPERATION_DEFINITION ? (definition.variableDefinitions ?? []).map((v) => v.variable.name.value) : [],
+    );
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The first map path that does not put a file into a variable the operation declares, with why: a file is only
+ * ever the value of a variable, and one mapped into `query` or into an undeclared name would otherwise surface as a
+ * puzzle ("query param … given object", or "$file must not be null"). Null when every path does, or when the
+ * fields are malformed or misordered (the parser and Yoga report those).
+ */
+export function misplacedMapPath(mapField: string, operationsField: string | undefined): string | null {
+  let map: unknown;
+  let operations: unknown;
+  try {
+    map = JSON.parse(mapField);
+    operations = operationsField === undefined ? undefined : JSON.parse(operationsField);
+  } catch {
+    return null;
+  }
+  if (typeof map !== 'object' || map === null || typeof operations !== 'object' || operations === null) return null;
+  let declared: string[] | null | undefined;
+  for (const paths of Object.values(map)) {
+    if (!Array.isArray(paths)) continue;
+    for (const path of paths) {
+      if (typeof path !== 'string' || path.trim() === '') continue;
+      const [root, name] = path.split('.');
+      const shown = path.slice(0, 100);
+      if (root !== 'variables' || name === undefined || name === '') {
+        return `The 'map' path '${shown}' does not lead into the variables: a file can only be the value of a variable (e.g. 'variables.file').`;
+      }
+      declared ??= declaredVariables((operations as { query?: unknown }).query);
+      if (declared !== null && !declared.includes(name)) {
+        const known = declared.length ? `it declares ${declared.map((v) => `$${v}`).join(', ')}` : 'it declares none';
+        return `The 'map' path '${shown}' names no variable of the operation (${known}): map each file to a variable declared as Upload.`;
+      }
+    }
+  }
+  return null;
+}
+
 /** The first file the map sends to more than one place, with how many, or null (a path that is no path is the parser's to report). */
 export function fileMappedTwice(mapField: string): { file: string; places: number } | null {
   let map: unknown;
@@ -64,6 +113,7 @@ export function fileMappedTwice(mapField: string): { file: string; places: numbe
  *   since the first one already failed the request;
  * - its map handling assigns through inherited properties (`variables.hasOwnProperty.call` would
  *   poison Object.prototype for the whole process): such a map becomes a parser error instead;
+ * - a file mapped anywhere but into a declared variable: refused with a message that says so;
  * - one file sent to two places (two variables, two uploads) would be streamed to the CRM once and fail the second
  *   time, after the first upload replaced the record's photo: such a map is refused before anything is read.
  * Call it just before processRequest; it applies to the next pipe from `req` only.
@@ -83,6 +133,8 @@ export function guardMultipartParser(req: IncomingMessage): void {
         if (path !== null) {
           return emit('error', new Error(`The 'map' path '${path.slice(0, 100)}' leads outside the operations.`));
         }
+        const misplaced = misplacedMapPath(args[1], operationsField);
+        if (misplaced !== null) return emit('error', new Error(misplaced));
         const shared = fileMappedTwice(args[1]);
         if (shared !== null) {
           return emit(

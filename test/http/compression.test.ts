@@ -2,6 +2,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { negotiateEncoding } from '../../src/http/compression.ts';
+import { prefersHtml } from '../../src/http/graphiql.ts';
 import { png, withPadding } from '../fixtures/images.ts';
 import { startStack, useStack, type Stack } from '../support/stack.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';
@@ -57,8 +58,34 @@ describe('Accept-Encoding negotiation', () => {
   });
 });
 
+describe('GraphiQL for clients that prefer HTML, GraphQL for the rest', () => {
+  it.each([
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', true],
+    ['text/html', true],
+    ['text/*', true],
+    ['text/html;q=0.1, application/json', false],
+    ['application/json, text/html;q=0.9', false],
+    ['text/html, application/json', true],
+    ['text/*;q=1, text/html;q=0', false],
+    ['application/graphql-response+json', false],
+    ['*/*', false],
+    [null, false],
+  ])('%j → %s', (accept, html) => {
+    expect(prefersHtml(accept)).toBe(html);
+  });
+});
+
 describe('GraphiQL on the wire', () => {
   const stack = useStack({}, { resetEachTest: false });
+
+  it('a GET that names text/html but prefers JSON gets a GraphQL answer', async () => {
+    const answer = await get(`${stack.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      accept: 'text/html;q=0.1, application/json',
+      'apollo-require-preflight': 'true',
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body.toString('utf8'))).toEqual({ data: { __typename: 'Query' } });
+  });
 
   it('the page is a few kilobytes that name its assets, and compresses', async () => {
     const plain = await page(stack);
