@@ -71,6 +71,8 @@ export function misplacedMapPath(mapField: string, operationsField: string | und
     return null;
   }
   if (typeof map !== 'object' || map === null || typeof operations !== 'object' || operations === null) return null;
+  // A batch (an array of operations) is refused as one by Yoga, with a message that says so.
+  if (Array.isArray(operations)) return null;
   let declared: string[] | null | undefined;
   for (const paths of Object.values(map)) {
     if (!Array.isArray(paths)) continue;

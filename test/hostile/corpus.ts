@@ -126,6 +126,8 @@ const MALFORMED_PART_HEADER = /^Malformed part header$/;
 const FILES_BEFORE_MAP = /^Misordered multipart fields; files should follow 'map'/;
 const MAP_BEFORE_OPERATIONS = /^Misordered multipart fields; 'map' should follow 'operations'/;
 const OUTSIDE_OPERATIONS = /^The 'map' path '[^']*' leads outside the operations\.$/;
+const OUTSIDE_VARIABLES = /^The 'map' path '[^']*' does not lead into the variables: a file can only be the value of a variable/;
+const UNDECLARED = /^The 'map' path '[^']*' names no variable of the operation \(it declares \$module, \$recordId, \$file, \$restrictWorkflow\)/;
 
 // -------------------------------------------------------------------------------------------------------------
 // The corpus
@@ -249,15 +251,17 @@ export function generateCorpus(seed: number): HostileCase[] {
   for (const [name, ops, expect] of nested) add('deeply nested JSON', name, expect, post(() => buildBody([operations(ops), map(), filePart()]).bytes));
   add('deeply nested JSON', 'map nested 15,000 deep', error(400, BAD, /array index '0' value/), post(() =>
     buildBody([operations(), map(`{"0":${nestedArray(15_000)}}`), filePart()]).bytes));
-  add('deeply nested JSON', 'map path of 20,000 segments', error(400, BAD, /Invalid object path/), post(() =>
+  add('deeply nested JSON', 'map path of 20,000 segments', error(400, BAD, UNDECLARED), post(() =>
     buildBody([operations(), map(JSON.stringify({ 0: [`variables${'.a'.repeat(20_000)}`] })), filePart()]).bytes));
+  add('deeply nested JSON', 'map path of 20,000 segments under the file', error(400, BAD, /Invalid object path/), post(() =>
+    buildBody([operations(), map(JSON.stringify({ 0: [`variables.file${'.a'.repeat(20_000)}`] })), filePart()]).bytes));
 
   // --- map entries pointing where they must not --------------------------------------------------------------
   const mapCases: [string, string, Expectation][] = [
-    ['a path that does not exist', '{"0":["variables.nothing.here"]}', error(400, BAD, /Invalid object path/)],
+    ['a path into a variable the operation does not declare', '{"0":["variables.nothing.here"]}', error(400, BAD, UNDECLARED)],
     ['a path through null', '{"0":["variables.file.deeper"]}', error(400, BAD, /Invalid object path/)],
-    ['a path with an empty segment', '{"0":["variables..file"]}', error(400, BAD, /Invalid object path/)],
-    ['a path with a leading dot', '{"0":[".variables.file"]}', error(400, BAD, /Invalid object path/)],
+    ['a path with an empty segment', '{"0":["variables..file"]}', error(400, BAD, OUTSIDE_VARIABLES)],
+    ['a path with a leading dot', '{"0":[".variables.file"]}', error(400, BAD, OUTSIDE_VARIABLES)],
     // Paths into prototypes, and through inherited methods to built-ins the whole process shares: each refused
     // (and the health upload after the batch shows no built-in was poisoned).
     ['__proto__ as the last segment', '{"0":["variables.__proto__"]}', error(400, BAD, OUTSIDE_OPERATIONS)],
@@ -269,8 +273,7 @@ export function generateCorpus(seed: number): HostileCase[] {
     ['through an inherited method: variables.toString.call', '{"0":["variables.toString.call"]}', error(400, BAD, OUTSIDE_OPERATIONS)],
     ['through a string method: variables.module.at.call', '{"0":["variables.module.at.call"]}', error(400, BAD, OUTSIDE_OPERATIONS)],
     ['through a string method: query.slice.apply', '{"0":["query.slice.apply"]}', error(400, BAD, OUTSIDE_OPERATIONS)],
-    // Harmless (assigning to a string's property does nothing): the path is followed, and `$file` is left null.
-    ['into a string: query.length', '{"0":["query.length"]}', error(400, 'BAD_USER_INPUT', /^Variable "\$file" of non-null type "Upload!" must not be null/)],
+    ['into a string: query.length', '{"0":["query.length"]}', error(400, BAD, OUTSIDE_VARIABLES)],
     ['a number instead of a path', '{"0":[0]}', error(400, BAD, /array index '0' value/)],
     ['null instead of a path', '{"0":[null]}', error(400, BAD, /array index '0' value/)],
     ['an object instead of a path', '{"0":[{"variables":"file"}]}', error(400, BAD, /array index '0' value/)],
@@ -286,13 +289,15 @@ export function generateCorpus(seed: number): HostileCase[] {
     ['a map that is an array', '[["variables.file"]]', error(400, BAD, /Invalid type for the 'map'/)],
     ['a map that is not JSON', "{'0': ['variables.file']}", error(400, BAD, /Invalid JSON in the 'map'/)],
     ['a map naming a file that is not sent', '{"7":["variables.file"]}', error(400, BAD, /File missing in the request/)],
-    ['the query replaced by the file', '{"0":["query"]}', error(400, 'BAD_REQUEST', /"query" param to be a string/)],
+    ['the query replaced by the file', '{"0":["query"]}', error(400, BAD, OUTSIDE_VARIABLES)],
+    ['the operation name replaced by the file', '{"0":["operationName"]}', error(400, BAD, OUTSIDE_VARIABLES)],
   ];
   for (const [name, value, expect] of mapCases) add('map', name, expect, post(buildBody([operations(), map(value), filePart()]).bytes));
 
   // --- more files than allowed, and thousands of parts -------------------------------------------------------
   const files = (n: number, prefix = '') => Array.from({ length: n }, (_, i) => filePart(png(2, 2), `${prefix}${i}`));
-  const mapOf = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), [`variables.f${i}`]])));
+  // Every file into the one Upload variable: the file count is what is refused, not where they go.
+  const mapOf = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), ['variables.file']])));
   const fields = (n: number, name: (i: number) => string): Part[] => Array.from({ length: n }, (_, i) => ({ name: name(i), data: 'x' }));
   const maxFiles = /1 max file uploads exceeded/;
   add('too many parts', 'two files mapped', error(413, TOO_LARGE, maxFiles), post(buildBody([operations(), map(mapOf(2)), ...files(2)]).bytes));
