@@ -18,6 +18,18 @@ export interface CrmSettings {
   queueTimeoutMs: number;
   /** Calls one caller may have in flight to the CRM or waiting for a slot; one more is refused. */
   maxConcurrencyPerCaller: number;
+  /** CRM_REPLICAS: replicas sharing the organisation's budget; without Redis each keeps ceil(maxConcurrency / replicas). */
+  replicas: number;
+  /** CRM_SLOT_LEASE_MS: how long a shared slot outlives a replica that died holding it (renewed while the call runs). */
+  slotLeaseMs: number;
+}
+
+/** REDIS_URL: replicas share the service token, the CRM budget and the CRM's 429 pauses through it. */
+export interface RedisSettings {
+  /** redis:// or rediss:// URL; may carry a password, so it is never logged or echoed. */
+  url: string;
+  /** REDIS_KEY_PREFIX: every key starts with it, so gateways for several CRM organisations can share one Redis. */
+  keyPrefix: string;
 }
 
 export interface GatewayConfig {
@@ -56,6 +68,8 @@ export interface GatewayConfig {
   operationLimits: OperationLimits;
   /** Phone photos: scaling down to fit the CRM's limits, location and metadata. */
   photos: PhotoSettings;
+  /** null: no REDIS_URL, every limit and token is this process's own. */
+  redis: RedisSettings | null;
 }
 
 export interface PhotoSettings {
@@ -254,6 +268,30 @@ function corsOrigins(env: Env): string[] {
   });
 }
 
+/** REDIS_URL and REDIS_KEY_PREFIX; the URL's password never appears in a message. */
+function redis(env: Env): RedisSettings | null {
+  const keyPrefix = value(env, 'REDIS_KEY_PREFIX') ?? 'crm-photos:';
+  if (!/^[\x21-\x7e]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'must be 1 to 64 visible ASCII characters, with no spaces');
+  }
+  const raw = value(env, 'REDIS_URL');
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'must be a URL such as redis://redis:6379 or rediss://user:password@host:6380/0');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss://, got '${url.protocol}'`);
+  }
+  if (url.hostname === '') throw new ConfigError('REDIS_URL', 'must name a host, e.g. redis://redis:6379');
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,2}$/.test(url.pathname)) {
+    throw new ConfigError('REDIS_URL', 'may end only with a database number, e.g. redis://redis:6379/0');
+  }
+  return { url: raw, keyPrefix };
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = value(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
@@ -325,6 +363,7 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
     },
     serviceCredentials: credentials,
     apiKeys: keys,
+    redis: redis(env),
     crm: {
       ...origins,
       apiVersion,
@@ -335,6 +374,8 @@ export function loadConfig(env: Env = process.env, options: { isTerminal?: boole
       maxQueue: integer(env, 'CRM_MAX_QUEUE', 100, 0, 100_000),
       queueTimeoutMs: integer(env, 'CRM_QUEUE_TIMEOUT_MS', 10_000, 1, 600_000),
       maxConcurrencyPerCaller: integer(env, 'CRM_MAX_CONCURRENCY_PER_CALLER', 3, 1, 1_000),
+      replicas: integer(env, 'CRM_REPLICAS', 1, 1, 1_000),
+      slotLeaseMs: integer(env, 'CRM_SLOT_LEASE_MS', 30_000, 1_000, 3_600_000),
     },
   };
 }

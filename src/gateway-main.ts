@@ -2,7 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.ts';
 import { EmbeddedCrmMissingError, startEmbeddedCrm, type EmbeddedCrm } from './embedded-crm.ts';
 import { startGateway } from './server.ts';
-import { createLogger, downloadLog, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
+import { createLogger, downloadLog, sharedBudgetLog, uploadLog, useRequestErrorLog, yogaLogger } from './telemetry/logger.ts';
 import { combineObservers } from './telemetry/observers.ts';
 import { startTracing, tracingSettings, type TracingSettings } from './telemetry/tracing.ts';
 
@@ -69,13 +69,13 @@ async function main(): Promise<void> {
   // Prometheus metrics on a listener of their own (METRICS_PORT on HOST; 0: none), up before the gateway takes traffic.
   // prom-client (and the OpenTelemetry API it loads for exemplars) is loaded only when metrics are on.
   const prometheus = config.telemetry.metricsPort ? await import('./telemetry/metrics.ts') : undefined;
-  const metrics = prometheus?.createMetrics({ modules: config.crm.modules.map((m) => m.apiName), serviceMode: config.serviceCredentials !== null });
+  const metrics = prometheus?.createMetrics({ modules: config.crm.modules.map((m) => m.apiName), serviceMode: config.serviceCredentials !== null, sharedBudget: config.redis !== null });
   const metricsServer = metrics && (await prometheus!.startMetricsServer(metrics.registry, { port: config.telemetry.metricsPort, host: config.host }));
   const gateway = await startGateway(config, {
     crmOrigin,
     accountsUrl: config.crm.accountsUrl ?? emulator?.origin,
     graphiqlHeaders: emulator && !config.serviceCredentials ? { Authorization: `Zoho-oauthtoken ${emulator.demoToken}` } : {},
-    observer: combineObservers(uploadLog(logger), downloadLog(logger), metrics?.observer),
+    observer: combineObservers(uploadLog(logger), downloadLog(logger), sharedBudgetLog(logger), metrics?.observer),
     plugins: [...(tracing ? [tracing.plugin] : []), useRequestErrorLog(logger), ...(metrics ? [metrics.plugin] : [])],
     yogaLogger: yogaLogger(logger),
   });

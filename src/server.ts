@@ -7,6 +7,10 @@ import { PassThroughCredentials, type CredentialProvider } from './crm/credentia
 import { ServiceCredentials } from './crm/service-credentials.ts';
 import type { CrmObserver } from './crm/observer.ts';
 import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
+import type { CrmBudget } from './crm/crm-budget.ts';
+import { SharedCrmBudget } from './crm/shared-budget.ts';
+import { organisationTag, SharedState } from './crm/shared-state.ts';
+import { SharedTokenStore } from './crm/shared-token.ts';
 import { crmPool, type CrmCallOptions } from './crm/crm-pool.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { RecordsClient } from './crm/records-client.ts';
@@ -43,7 +47,7 @@ export interface Gateway {
   readonly url: string;
   readonly server: Server;
   /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
-  crmLoad(): { inFlight: number; queued: number };
+  crmLoad(): { inFlight: number; queued: number; sharedBudget?: boolean };
   /** Stops accepting connections, lets requests in flight finish for up to `graceMs`, then cuts the rest. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -89,13 +93,33 @@ const GRAPHIQL_RECORD = `query RecordPhoto {
 `;
 
 export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies) {
+  // REDIS_URL: the replicas share the budget, the service token and the CRM's 429 pauses; the connection never
+  // holds start-up or a call back (see SharedState).
+  const sharedState = config.redis
+    ? new SharedState({
+        url: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
+        organisation: organisationTag(dependencies.crmOrigin, config.serviceCredentials?.clientId ?? null),
+        timeoutMs: config.crm.connectTimeoutMs,
+      })
+    : null;
   // One limit on concurrent CRM calls, uploads and record reads alike: the CRM counts them all.
-  const crmLimit = new ConcurrencyLimit({
+  const limitOptions = {
     max: config.crm.maxConcurrency,
     maxQueue: config.crm.maxQueue,
     timeoutMs: config.crm.queueTimeoutMs,
     maxPerCaller: config.crm.maxConcurrencyPerCaller,
-  });
+  };
+  const sharedBudget = sharedState
+    ? new SharedCrmBudget(sharedState, { ...limitOptions, replicas: config.crm.replicas, leaseMs: config.crm.slotLeaseMs })
+    : null;
+  const crmLimit: CrmBudget = sharedBudget ?? new ConcurrencyLimit(limitOptions);
+  if (sharedState && sharedBudget) {
+    const observer = dependencies.observer;
+    sharedState.onChange((shared, detail) => observer?.sharedBudgetChanged?.({ shared, detail, localMax: sharedBudget.localMax }));
+  }
+  // Start-up waits for the first connection attempt (bounded by CRM_CONNECT_TIMEOUT_MS), not for Redis to be up.
+  const sharedReady = sharedState ? sharedState.connect() : Promise.resolve();
   const callerOf = callerIdentity({ serviceMode: config.serviceCredentials !== null, apiKeys: config.apiKeys });
   // One keep-alive pool to the CRM origin for every CRM client.
   const pool = crmPool({ connectTimeoutMs: config.crm.connectTimeoutMs });
@@ -120,12 +144,19 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
-  const credentials = credentialsFor(config, accounts, dependencies);
+  const tokenStore = sharedState ? new SharedTokenStore(sharedState, { refreshMs: config.crm.connectTimeoutMs + config.crm.responseTimeoutMs }) : undefined;
+  const credentials = credentialsFor(config, accounts, dependencies, tokenStore);
   let draining = false;
   const readiness: Readiness = {
     async check() {
       if (draining) return { ready: false, reason: 'draining: the gateway is shutting down' };
-      return credentials.readiness?.() ?? { ready: true };
+      const state = (await credentials.readiness?.()) ?? { ready: true };
+      // Ready either way: a replica on its local limit still serves; the body says which budget it runs on.
+      if (!sharedState || !sharedBudget) return state;
+      const budget = sharedState.available
+        ? `shared (${config.crm.maxConcurrency} across replicas)`
+        : `unavailable: ${sharedState.detail} (local limit ${sharedBudget.localMax})`;
+      return { ...state, sharedBudget: budget };
     },
   };
   const uploadObserver = dependencies.observer?.uploadEnded ? (dependencies.observer as UploadObserver) : undefined;
@@ -221,33 +252,42 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   });
   return {
     yoga,
+    /** Settles once the first connection to Redis has been tried (REDIS_URL), so no call runs before it is known. */
+    sharedReady,
     /** From now on /health/ready answers 503: the gateway is draining. */
     drain() {
       draining = true;
     },
     /** Uploads in flight to the CRM and waiting for a slot, right now (for gauges). */
-    crmLoad: () => client.load,
+    crmLoad: () => (sharedBudget ? { ...client.load, sharedBudget: sharedBudget.shared } : client.load),
     async close() {
       await Promise.all([client.close(), records.close(), photoFiles.close(), accounts?.close()]);
       await pool.close();
+      await sharedState?.close();
     },
     /** Aborts whatever is still in flight to the CRM and the accounts server. */
     async destroy() {
-      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy(), pool.destroy()]);
+      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy(), pool.destroy(), sharedState?.close()]);
     },
   };
 }
 
-function credentialsFor(config: GatewayConfig, accounts: AccountsClient | null, dependencies: GatewayDependencies): CredentialProvider {
+function credentialsFor(
+  config: GatewayConfig,
+  accounts: AccountsClient | null,
+  dependencies: GatewayDependencies,
+  shared: SharedTokenStore | undefined,
+): CredentialProvider {
   if (!config.serviceCredentials || !accounts) return new PassThroughCredentials();
   const accountsUrl = config.crm.accountsUrl ?? dependencies.accountsUrl;
   if (!accountsUrl) throw new Error('service mode needs an accounts origin');
-  return new ServiceCredentials({ ...config.serviceCredentials, accountsUrl }, accounts, Date.now, dependencies.observer);
+  return new ServiceCredentials({ ...config.serviceCredentials, accountsUrl }, accounts, Date.now, dependencies.observer, shared);
 }
 
 export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {
   const handler = createGatewayHandler(config, dependencies);
   const { yoga } = handler;
+  await handler.sharedReady;
   const server = createServer(serverTimeouts(config), yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,3 +1,5 @@
+import type { CrmBudget } from './crm-budget.ts';
+
 /** No slot: the queue is full, the wait ran out, or the caller went away. The message says which. */
 export class QueueRefusedError extends Error {
   override name = 'QueueRefusedError';
@@ -20,7 +22,7 @@ interface Waiter {
  * the queue. Refused rather than queued: a queued surplus would still hold queue places, which is what lets a
  * hostile caller starve the others. Calls that name no caller are not counted.
  */
-export class ConcurrencyLimit {
+export class ConcurrencyLimit implements CrmBudget {
   readonly #max: number;
   readonly #maxQueue: number;
   readonly #timeoutMs: number;
@@ -49,9 +51,10 @@ export class ConcurrencyLimit {
 
   /**
    * Resolves with a release function, called exactly once by the holder when done; `signal` withdraws a waiter.
-   * `caller` names who is asking (never a secret: a hash of one), for the per-caller share.
+   * `caller` names who is asking (never a secret: a hash of one), for the per-caller share. `timeoutMs` shortens the
+   * wait for this one call (what is left of a wait that began elsewhere).
    */
-  acquire(signal?: AbortSignal, caller?: string): Promise<() => void> {
+  acquire(signal?: AbortSignal, caller?: string, timeoutMs = this.#timeoutMs): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(new QueueRefusedError('the caller went away'));
     const counted = caller !== undefined && this.#maxPerCaller < Number.POSITIVE_INFINITY;
     if (counted) {
@@ -91,7 +94,7 @@ export class ConcurrencyLimit {
         reject,
         timer: setTimeout(
           () => leave(new QueueRefusedError(`no slot to the CRM freed up within ${this.#timeoutMs} ms`)),
-          this.#timeoutMs,
+          timeoutMs,
         ),
       };
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
-import type { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmBudget } from './crm-budget.ts';
 import type { CrmObserver } from './observer.ts';
 
 /**
@@ -17,8 +17,8 @@ export interface CrmCallOptions {
   connectTimeoutMs: number;
   /** The longest the CRM may take to start answering, or go quiet in the middle of its answer. */
   responseTimeoutMs: number;
-  /** The gateway's one limit on concurrent CRM calls: the same instance every CRM client waits on. */
-  limit: ConcurrencyLimit;
+  /** The gateway's one budget of concurrent CRM calls (its own, or shared by replicas): the same instance every CRM client waits on. */
+  limit: CrmBudget;
   /** How long a call may wait for a slot (for the retry hint when it is refused one). */
   queueTimeoutMs: number;
   observer?: CrmObserver;

@@ -1,19 +1,34 @@
-import { QueueRefusedError, type ConcurrencyLimit } from './concurrency-limit.ts';
+import { retryAfterSeconds as readRetryAfter } from './answers.ts';
+import { QueueRefusedError } from './concurrency-limit.ts';
+import type { CrmBudget } from './crm-budget.ts';
 import type { CrmObserver } from './observer.ts';
 
-/** Why a call got no CRM slot: its caller went away while it waited, or the queue refused it. */
-export type NoSlot = { kind: 'cancelled' } | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number };
+/**
+ * Why a call got no CRM slot: its caller went away while it waited, or the queue refused it (`crmPaused`: because
+ * the CRM asked every replica for a pause with a 429, and `retryAfterSeconds` is what is left of it).
+ */
+export type NoSlot =
+  | { kind: 'cancelled' }
+  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number; crmPaused?: true };
 
 export type SlotOutcome =
-  | { ok: true; release: () => void; queuedMs: number; /** performance.now() when the slot was granted. */ grantedAt: number }
+  | {
+      ok: true;
+      release: () => void;
+      queuedMs: number;
+      /** performance.now() when the slot was granted. */
+      grantedAt: number;
+      /** Tells the budget what the CRM answered: a 429 with Retry-After pauses every replica (shared budget). */
+      answered: (answer: { status: number; retryAfter: string | null }) => void;
+    }
   | { ok: false; refusal: NoSlot; queuedMs: number };
 
 /**
- * Waits for a slot of the limit every CRM call shares (uploads, reads, downloads, deletes), tells the observer how
+ * Waits for a slot of the budget every CRM call shares (uploads, reads, downloads, deletes), tells the observer how
  * long it waited, and turns a refusal into a reply the caller can give; one place for what all CRM clients do first.
  */
 export async function takeCrmSlot(
-  limit: ConcurrencyLimit,
+  limit: CrmBudget,
   request: { signal?: AbortSignal | undefined; caller?: string | undefined },
   options: { queueTimeoutMs: number; observer?: CrmObserver | undefined },
 ): Promise<SlotOutcome> {
@@ -30,8 +45,22 @@ export async function takeCrmSlot(
     const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(options.queueTimeoutMs, 30_000) / 1000));
     return { ok: false, refusal: { kind: 'queue-refused', detail: error.message, retryAfterSeconds }, queuedMs };
   }
+  // Checked once the slot is in hand, so calls that queued before the pause began are held back too.
+  const paused = limit.pausedFor ? await limit.pausedFor() : null;
+  if (paused !== null) {
+    release();
+    const queuedMs = performance.now() - queueStart;
+    options.observer?.slotWaitEnded?.(queuedMs, false);
+    const detail = `the CRM asked for a pause (HTTP 429), ${paused} s left`;
+    return { ok: false, refusal: { kind: 'queue-refused', detail, retryAfterSeconds: paused, crmPaused: true }, queuedMs };
+  }
   const grantedAt = performance.now();
   const queuedMs = grantedAt - queueStart;
   options.observer?.slotWaitEnded?.(queuedMs, true);
-  return { ok: true, release, queuedMs, grantedAt };
+  const answered = (answer: { status: number; retryAfter: string | null }) => {
+    if (answer.status !== 429 || !limit.pause) return;
+    const seconds = readRetryAfter(answer.retryAfter);
+    if (seconds !== null && seconds > 0) limit.pause(seconds);
+  };
+  return { ok: true, release, queuedMs, grantedAt, answered };
 }

@@ -16,6 +16,8 @@ export interface CrmObserver {
   slotWaitEnded?(waitMs: number, granted: boolean): void;
   /** Service mode: the accounts server minted a token, or refused or failed to. */
   tokenRefreshEnded?(result: 'success' | 'failure'): void;
+  /** REDIS_URL: the budget (and token) became shared through Redis, or this replica fell back to its own limit; `detail` holds no URL. */
+  sharedBudgetChanged?(change: { shared: boolean; detail: string; localMax: number }): void;
 }
 
 /** How long an upload waited for a CRM slot, and how long the CRM then took (null: it never reached the CRM). */

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { CrmAnswer } from './answers.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
+import type { CrmBudget } from './crm-budget.ts';
 import type { CrmCallOptions } from './crm-pool.ts';
 import { takeCrmSlot } from './crm-slot.ts';
 import { multipartEnvelope, type FilePart } from './multipart-body.ts';
@@ -11,7 +12,7 @@ import { classifyTransportError, type TransportFailure } from './transport-error
 /** As every CRM client, except that it may build its own limit (tests, a client on its own) from the last three. */
 export interface PhotoClientOptions extends Omit<CrmCallOptions, 'limit'> {
   /** The gateway's one limit on concurrent CRM calls; absent: one of its own from maxConcurrency, maxQueue, queueTimeoutMs. */
-  limit?: ConcurrencyLimit;
+  limit?: CrmBudget;
   maxConcurrency: number;
   maxQueue: number;
 }
@@ -58,7 +59,7 @@ export type PhotoUploadReply = (
   /** The file's own stream failed (too large, client gone): the CRM request was aborted. */
   | { kind: 'source-failed'; error: unknown }
   /** Too many uploads already in flight to the CRM: nothing was sent. */
-  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number }
+  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number; crmPaused?: true }
   /** The caller's signal fired: whatever was under way was aborted. */
   | { kind: 'cancelled' }
 ) & {
@@ -115,7 +116,7 @@ export class PhotoClient implements PhotoUploader {
   readonly #agent: Dispatcher;
   readonly #ownsAgent: boolean;
   readonly #options: PhotoClientOptions;
-  readonly #limit: ConcurrencyLimit;
+  readonly #limit: CrmBudget;
 
   constructor(options: PhotoClientOptions) {
     this.#options = options;
@@ -141,6 +142,7 @@ export class PhotoClient implements PhotoUploader {
     let reply: PhotoUploadReply | undefined;
     try {
       reply = await this.#send(request);
+      if (reply.kind === 'answered') slot.answered(reply.answer);
       return { ...reply, timings: { queuedMs: slot.queuedMs, crmMs: performance.now() - slot.grantedAt } };
     } finally {
       slot.release();

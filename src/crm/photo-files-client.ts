@@ -22,7 +22,7 @@ export interface PhotoFileRequest {
 export type PhotoFileNoAnswer =
   | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
   /** Too many calls already in flight to the CRM: nothing was sent. */
-  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number }
+  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number; crmPaused?: true }
   /** The caller's signal fired: whatever was under way was aborted. */
   | { kind: 'cancelled' };
 
@@ -134,7 +134,9 @@ export class PhotoFilesClient implements PhotoFiles {
       }
       status = response.statusCode;
       try {
-        return await handle(response, done);
+        const result = await handle(response, done);
+        if (result.kind === 'answered') slot.answered((result as unknown as { answer: CrmAnswer }).answer);
+        return result;
       } catch (error) {
         response.body.on('error', () => {}); // undici reports the abort we cause
         response.body.destroy();

@@ -29,7 +29,7 @@ export type RecordImagesReply =
   | { kind: 'answered'; answer: CrmAnswer }
   | { kind: 'transport-failed'; failure: TransportFailure; detail: string }
   /** Too many calls already in flight to the CRM: nothing was sent. */
-  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number }
+  | { kind: 'queue-refused'; detail: string; retryAfterSeconds: number; crmPaused?: true }
   | { kind: 'cancelled' };
 
 /** What the read use case needs of a CRM client: its seam for tests. */
@@ -72,7 +72,10 @@ export class RecordsClient implements RecordImagesReader {
     try {
       const reply = await this.#send(request);
       if (reply.kind === 'records') status = reply.status;
-      else if (reply.kind === 'answered') status = reply.answer.status;
+      else if (reply.kind === 'answered') {
+        status = reply.answer.status;
+        slot.answered(reply.answer);
+      }
       return reply;
     } finally {
       slot.release();

@@ -3,7 +3,7 @@ import type { CredentialProvider } from '../crm/credentials.ts';
 import type { PhotoFiles } from '../crm/photo-files-client.ts';
 import {
   crmTransportFailed,
-  gatewayBusy,
+  slotRefused,
   unexpectedCrmAnswer,
   verdictOfCrmAnswer,
   type CrmFailure,
@@ -42,7 +42,7 @@ export class PhotoDeleteService {
       case 'cancelled':
         throw new DeleteCancelledError('the client went away before the CRM answered');
       case 'queue-refused':
-        return { ok: false, failure: gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds) };
+        return { ok: false, failure: slotRefused(moduleApiName, reply) };
       case 'transport-failed':
         return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
       case 'answered': {

@@ -4,7 +4,7 @@ import type { CredentialProvider } from '../crm/credentials.ts';
 import type { PhotoFiles } from '../crm/photo-files-client.ts';
 import {
   crmTransportFailed,
-  gatewayBusy,
+  slotRefused,
   noPhoto,
   unexpectedCrmAnswer,
   verdictOfCrmAnswer,
@@ -83,7 +83,7 @@ export class PhotoDownloadService {
       case 'cancelled':
         throw new DownloadCancelledError('the client went away before the photo started');
       case 'queue-refused':
-        return { ok: false, failure: gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds) };
+        return { ok: false, failure: slotRefused(moduleApiName, reply) };
       case 'transport-failed':
         return { ok: false, failure: crmTransportFailed(reply.failure, moduleApiName) };
       case 'no-photo':

@@ -230,6 +230,23 @@ export function resizeBusy(moduleApiName: string, retryAfterSeconds: number): Cr
   };
 }
 
+/**
+ * The CRM answered 429 with Retry-After to one of the replicas sharing its budget (REDIS_URL): none sends it more work
+ * until then, and this call was held back with what is left of the pause.
+ */
+export function crmPaused(moduleApiName: string, retryAfterSeconds: number): CrmFailure {
+  return {
+    kind: 'rate-limited',
+    ...base('TOO_MANY_REQUESTS', `The CRM asked for a pause (HTTP 429 with Retry-After): no call is sent to it for ${retryAfterSeconds} s more.`, { moduleApiName }),
+    retryAfterSeconds,
+  };
+}
+
+/** No CRM slot for the call: the gateway's queue refused it, or the CRM's own pause (429) holds every replica back. */
+export function slotRefused(moduleApiName: string, refusal: { detail: string; retryAfterSeconds: number; crmPaused?: true }): CrmFailure {
+  return refusal.crmPaused ? crmPaused(moduleApiName, refusal.retryAfterSeconds) : gatewayBusy(moduleApiName, refusal.detail, refusal.retryAfterSeconds);
+}
+
 const TRANSPORT: Record<TransportFailure, { code: CrmErrorCode; message: string }> = {
   timeout: { code: 'CRM_TIMEOUT', message: 'The CRM did not answer in time.' },
   unreachable: { code: 'CRM_UNREACHABLE', message: 'The gateway could not connect to the CRM.' },

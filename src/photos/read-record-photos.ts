@@ -4,7 +4,7 @@ import type { CredentialProvider } from '../crm/credentials.ts';
 import { MAX_IDS_PER_CALL, type RecordImagesReader, type RecordImagesReply } from '../crm/records-client.ts';
 import {
   crmTransportFailed,
-  gatewayBusy,
+  slotRefused,
   missingCredentials,
   readRefused,
   recordsMissingFromAnswer,
@@ -141,7 +141,7 @@ export class RecordPhotoReads {
       case 'cancelled':
         return new RecordReadCancelledError('The client went away before the CRM answered.');
       case 'queue-refused':
-        return new RecordReadRefusedError(gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds));
+        return new RecordReadRefusedError(slotRefused(moduleApiName, reply));
       case 'transport-failed':
         return new RecordReadRefusedError(crmTransportFailed(reply.failure, moduleApiName));
       case 'answered': {

@@ -6,7 +6,7 @@ import {
   FAILURE_TYPE_NAMES,
   crmAnswerUnusable,
   crmTransportFailed,
-  gatewayBusy,
+  slotRefused,
   invalidRecordId,
   missingCredentials,
   photoRejected,
@@ -313,7 +313,7 @@ export class RecordPhotoService {
       case 'cancelled':
         throw new UploadStreamError('client-gone', 'The upload stream failed: the client went away');
       case 'queue-refused':
-        return failed(gatewayBusy(moduleApiName, reply.detail, reply.retryAfterSeconds));
+        return failed(slotRefused(moduleApiName, reply));
       case 'transport-failed':
         return failed(crmTransportFailed(reply.failure, moduleApiName));
       case 'answer-unusable':

@@ -3,6 +3,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
 import type { TelemetrySettings } from '../config.ts';
+import type { CrmObserver } from '../crm/observer.ts';
 import { requestIdOf } from '../http/request-id.ts';
 import { uploadStreamRequestError } from '../http/request-errors.ts';
 import { UploadStreamError } from '../photos/stream-reader.ts';
@@ -102,6 +103,21 @@ export function downloadLog(logger: Logger): DownloadObserver {
       };
       if (report.crmFailed) logger.warn(line, 'download ended: the CRM failed');
       else logger.info(line, 'download ended');
+    },
+  };
+}
+
+/** REDIS_URL: one line whenever the CRM budget becomes shared, or this replica falls back to its own limit. */
+export function sharedBudgetLog(logger: Logger): CrmObserver {
+  return {
+    sharedBudgetChanged({ shared, detail, localMax }) {
+      if (shared) logger.info({ sharedBudget: 'shared' }, 'Redis connected: the CRM budget, token and 429 pauses are shared by the replicas');
+      else {
+        logger.warn(
+          { sharedBudget: 'unavailable', reason: detail, localLimit: localMax },
+          `Redis unavailable (${detail}): this replica runs on its own limit of ${localMax} CRM calls until Redis is back`,
+        );
+      }
     },
   };
 }

@@ -35,6 +35,8 @@ export const REQUEST_ERROR_CODES = [
 export interface CrmLoad {
   inFlight: number;
   queued: number;
+  /** REDIS_URL: whether the CRM budget is shared through Redis right now; absent: no Redis configured. */
+  sharedBudget?: boolean;
 }
 
 export interface MetricsOptions {
@@ -42,6 +44,8 @@ export interface MetricsOptions {
   modules: readonly string[];
   /** Service mode: the gateway refreshes tokens, so `crm_token_refreshes_total` is exported. */
   serviceMode: boolean;
+  /** REDIS_URL is set: `crm_shared_budget` is exported. */
+  sharedBudget?: boolean;
   /** The process's own metrics (memory, CPU, event-loop lag, descriptors, GC); default true. */
   defaultMetrics?: boolean;
 }
@@ -121,6 +125,17 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
       this.set(readLoad().queued);
     },
   });
+
+  if (options.sharedBudget) {
+    new Gauge({
+      name: 'crm_shared_budget',
+      help: 'REDIS_URL: 1 while the CRM budget is shared with the other replicas through Redis, 0 while this replica is on its own limit (Redis unavailable).',
+      registers,
+      collect() {
+        this.set(readLoad().sharedBudget ? 1 : 0);
+      },
+    });
+  }
 
   const observer: Observer = {
     crmCallEnded(call: CrmCallEnded) {

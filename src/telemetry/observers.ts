@@ -4,8 +4,8 @@ import type { UploadObserver } from '../photos/upload-report.ts';
 
 export type Observer = CrmObserver & Partial<UploadObserver> & Partial<DownloadObserver>;
 
-type Hook = 'crmCallEnded' | 'slotWaitEnded' | 'tokenRefreshEnded' | 'uploadEnded' | 'downloadEnded';
-const HOOKS: readonly Hook[] = ['crmCallEnded', 'slotWaitEnded', 'tokenRefreshEnded', 'uploadEnded', 'downloadEnded'];
+type Hook = 'crmCallEnded' | 'slotWaitEnded' | 'tokenRefreshEnded' | 'sharedBudgetChanged' | 'uploadEnded' | 'downloadEnded';
+const HOOKS: readonly Hook[] = ['crmCallEnded', 'slotWaitEnded', 'tokenRefreshEnded', 'sharedBudgetChanged', 'uploadEnded', 'downloadEnded'];
 
 /**
  * One observer that tells each of `observers` (logs, metrics, …) in turn. It has only the hooks at least one of

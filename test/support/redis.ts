@@ -1,0 +1,30 @@
+import { start, type Started } from './process.ts';
+import { freePort } from './ports.ts';
+
+export interface TestRedis {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the server (SIGKILL: as a crash, nothing flushed); `start` brings it back on the same port, empty. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** Debian's redis-server on a free loopback port, nothing saved to disk; stop it in afterAll. */
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let server: Started | null = null;
+  const launch = async () => {
+    server = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { cwd: '/tmp' });
+    await server.waitFor(/Ready to accept connections/);
+  };
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await server?.stop('SIGKILL');
+      server = null;
+    },
+    start: launch,
+  };
+}
