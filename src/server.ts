@@ -8,9 +8,8 @@ import { ServiceCredentials } from './crm/service-credentials.ts';
 import type { CrmObserver } from './crm/observer.ts';
 import { ConcurrencyLimit } from './crm/concurrency-limit.ts';
 import type { CrmBudget } from './crm/crm-budget.ts';
-import { SharedCrmBudget } from './crm/shared-budget.ts';
-import { organisationTag, SharedState } from './crm/shared-state.ts';
-import { SharedTokenStore } from './crm/shared-token.ts';
+import type { SharedReplicas } from './crm/shared-replicas.ts';
+import type { SharedTokenStore } from './crm/shared-token.ts';
 import { crmPool, type CrmCallOptions } from './crm/crm-pool.ts';
 import { PhotoClient } from './crm/photo-client.ts';
 import { RecordsClient } from './crm/records-client.ts';
@@ -92,34 +91,22 @@ const GRAPHIQL_RECORD = `query RecordPhoto {
 }
 `;
 
-export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies) {
-  // REDIS_URL: the replicas share the budget, the service token and the CRM's 429 pauses; the connection never
-  // holds start-up or a call back (see SharedState).
-  const sharedState = config.redis
-    ? new SharedState({
-        url: config.redis.url,
-        keyPrefix: config.redis.keyPrefix,
-        organisation: organisationTag(dependencies.crmOrigin, config.serviceCredentials?.clientId ?? null),
-        timeoutMs: config.crm.connectTimeoutMs,
-      })
-    : null;
+/**
+ * `shared` (REDIS_URL, built by startGateway): the replicas share the CRM budget, the service token and the CRM's 429
+ * pauses through Redis; the connection never holds a call back (see SharedState). Absent: all in this process.
+ */
+export function createGatewayHandler(config: GatewayConfig, dependencies: GatewayDependencies, shared: SharedReplicas | null = null) {
+  const sharedState = shared?.state ?? null;
+  const sharedBudget = shared?.budget ?? null;
   // One limit on concurrent CRM calls, uploads and record reads alike: the CRM counts them all.
-  const limitOptions = {
-    max: config.crm.maxConcurrency,
-    maxQueue: config.crm.maxQueue,
-    timeoutMs: config.crm.queueTimeoutMs,
-    maxPerCaller: config.crm.maxConcurrencyPerCaller,
-  };
-  const sharedBudget = sharedState
-    ? new SharedCrmBudget(sharedState, { ...limitOptions, replicas: config.crm.replicas, leaseMs: config.crm.slotLeaseMs })
-    : null;
-  const crmLimit: CrmBudget = sharedBudget ?? new ConcurrencyLimit(limitOptions);
-  if (sharedState && sharedBudget) {
-    const observer = dependencies.observer;
-    sharedState.onChange((shared, detail) => observer?.sharedBudgetChanged?.({ shared, detail, localMax: sharedBudget.localMax }));
-  }
-  // Start-up waits for the first connection attempt (bounded by CRM_CONNECT_TIMEOUT_MS), not for Redis to be up.
-  const sharedReady = sharedState ? sharedState.connect() : Promise.resolve();
+  const crmLimit: CrmBudget =
+    sharedBudget ??
+    new ConcurrencyLimit({
+      max: config.crm.maxConcurrency,
+      maxQueue: config.crm.maxQueue,
+      timeoutMs: config.crm.queueTimeoutMs,
+      maxPerCaller: config.crm.maxConcurrencyPerCaller,
+    });
   const callerOf = callerIdentity({ serviceMode: config.serviceCredentials !== null, apiKeys: config.apiKeys });
   // One keep-alive pool to the CRM origin for every CRM client.
   const pool = crmPool({ connectTimeoutMs: config.crm.connectTimeoutMs });
@@ -144,8 +131,7 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   const accounts = config.serviceCredentials
     ? new AccountsClient({ connectTimeoutMs: config.crm.connectTimeoutMs, responseTimeoutMs: config.crm.responseTimeoutMs })
     : null;
-  const tokenStore = sharedState ? new SharedTokenStore(sharedState, { refreshMs: config.crm.connectTimeoutMs + config.crm.responseTimeoutMs }) : undefined;
-  const credentials = credentialsFor(config, accounts, dependencies, tokenStore);
+  const credentials = credentialsFor(config, accounts, dependencies, shared?.tokens);
   let draining = false;
   const readiness: Readiness = {
     async check() {
@@ -252,8 +238,6 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
   });
   return {
     yoga,
-    /** Settles once the first connection to Redis has been tried (REDIS_URL), so no call runs before it is known. */
-    sharedReady,
     /** From now on /health/ready answers 503: the gateway is draining. */
     drain() {
       draining = true;
@@ -285,9 +269,15 @@ function credentialsFor(
 }
 
 export async function startGateway(config: GatewayConfig, dependencies: GatewayDependencies): Promise<Gateway> {
-  const handler = createGatewayHandler(config, dependencies);
+  // REDIS_URL: ioredis and redis-semaphore are loaded only then. Start-up waits for the first connection attempt
+  // (bounded by CRM_CONNECT_TIMEOUT_MS), so no call runs before it is known, but not for Redis to be up.
+  const { redis } = config;
+  const shared = redis
+    ? (await import('./crm/shared-replicas.ts')).sharedReplicas({ ...config, redis }, dependencies.crmOrigin, dependencies.observer)
+    : null;
+  await shared?.state.connect();
+  const handler = createGatewayHandler(config, dependencies, shared);
   const { yoga } = handler;
-  await handler.sharedReady;
   const server = createServer(serverTimeouts(config), yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

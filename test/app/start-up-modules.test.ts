@@ -10,6 +10,8 @@ import { resultOf, uploadPhoto } from '../support/upload-client.ts';
 
 const GRAPHIQL_BUNDLE = /module-load \S*@graphql-yoga\/render-graphiql/;
 const PINO_PRETTY = /module-load \S*\/pino-pretty\//;
+// Only a gateway with REDIS_URL (several replicas) needs a Redis client.
+const REDIS_CLIENT = /module-load \S*\/(ioredis|redis-semaphore)\//;
 
 describe('modules loaded by the gateway process', () => {
   const running: Started[] = [];
@@ -35,6 +37,7 @@ describe('modules loaded by the gateway process', () => {
     expect(loads).toMatch(/module-load \S*\/graphql-yoga\//); // the recorder ran
     expect(loads).not.toMatch(GRAPHIQL_BUNDLE);
     expect(loads).not.toMatch(PINO_PRETTY);
+    expect(loads).not.toMatch(REDIS_CLIENT);
   });
 
   it('(control: pretty logs, as at a terminal, load pino-pretty)', async () => {

@@ -50,7 +50,8 @@ function gatewayEnv(redisUrl: string): Record<string, string> {
 
 async function startReplica(redisUrl = redis.url): Promise<Replica> {
   const process = start(NODE, ['src/main.ts'], { env: gatewayEnv(redisUrl) });
-  const url = (await process.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+  // Generous: three Node processes starting at once on a shared two-core machine.
+  const url = (await process.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/, 45_000))[1]!;
   return { process, url };
 }
 
