@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { crmAuthorization } from '../crm/credentials.ts';
 import { apiKeyMatcher } from './api-keys.ts';
 
@@ -15,7 +15,8 @@ import { apiKeyMatcher } from './api-keys.ts';
  * - Neither: the client's address.
  */
 export function callerIdentity(options: { serviceMode: boolean; apiKeys: readonly string[] }): (request: Request, address: string | undefined) => string {
-  const key = randomBytes(32);
+  // A KeyObject made once: an HMAC under it costs a few µs, under a raw Buffer (imported anew each call) about 30.
+  const key = createSecretKey(randomBytes(32));
   const hash = (credential: string) => `credential:${createHmac('sha256', key).update(credential, 'utf8').digest('base64url').slice(0, 22)}`;
   const isKey = apiKeyMatcher(options.apiKeys);
   return (request, address) => {
