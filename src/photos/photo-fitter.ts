@@ -24,6 +24,13 @@ export type FitResult =
   | { ok: false; problem: 'undecodable'; detail: string }
   | { ok: false; problem: 'too-large' };
 
+/**
+ * libjpeg's Huffman optimisation holds every coefficient of the image until the end (about 30 MB for 10 MP) and
+ * takes three times as long; without it the file is a few per cent larger and the encoder streams. Measured on a
+ * 12 MP JPEG: peak growth per resize 40-50 MB instead of 80-110 MB, 0.34 s instead of 1.2 s.
+ */
+const JPEG_OUTPUT = { optimiseCoding: false } as const;
+
 /** The JPEG qualities tried after the configured one, while the result is still over the byte limit. */
 const LOWER_QUALITIES = [75, 65, 55, 45];
 
@@ -86,7 +93,7 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
     };
     const attempts: ((s: Sharp) => Sharp)[] =
       format === 'JPEG'
-        ? [options.jpegQuality, ...LOWER_QUALITIES.filter((q) => q < options.jpegQuality)].map((quality) => (s: Sharp) => s.jpeg({ quality }))
+        ? [options.jpegQuality, ...LOWER_QUALITIES.filter((q) => q < options.jpegQuality)].map((quality) => (s: Sharp) => s.jpeg({ quality, ...JPEG_OUTPUT }))
         : format === 'PNG'
           ? [(s: Sharp) => s.png({ compressionLevel: 6 }), (s: Sharp) => s.png({ compressionLevel: 9, adaptiveFiltering: true })]
           : [(s: Sharp) => s.gif()];
