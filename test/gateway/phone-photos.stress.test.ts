@@ -13,6 +13,37 @@ const LIMIT_BYTES = 10 * 1024 * 1024;
 describe('with the defaults', () => {
   const stack = useStack();
 
+  it('scales a 12 MP JPEG down to fit when asked: the CRM gets a decodable JPEG within 10 MP', async () => {
+    const result = resultOf(await uploadPhonePhoto(stack.url, await phoneJpeg(4032, 3024, { gps: true }), { fitToLimits: true }));
+    expect(result.__typename).toBe('UploadRecordPhotoSuccess');
+    const stored = await stack.crm.photo('Leads', '1000000000001');
+    expect(stored).not.toBeNull();
+    // What the emulator measured is what the gateway says the CRM received.
+    const [width, height] = stored!.dimensions.split('x').map(Number) as [number, number];
+    expect(width * height).toBeLessThanOrEqual(LIMIT_PIXELS);
+    expect(width * height).toBeGreaterThan(0.99 * LIMIT_PIXELS);
+    expect(width / height).toBeCloseTo(4032 / 3024, 2);
+    expect(result.photo).toEqual({
+      filename: 'IMG_0001.jpg',
+      contentType: 'image/jpeg',
+      format: 'JPEG',
+      byteSize: stored!.bytes.length,
+      width,
+      height,
+      resized: true,
+      originalWidth: 4032,
+      originalHeight: 3024,
+      locationRemoved: true,
+    });
+    expect(stored!.contentType).toBe('image/jpeg');
+    expect(stored!.gps).toBe(false);
+    // Decoded in full, every pixel, not just its header.
+    const decoded = await sharp(stored!.bytes).raw().toBuffer({ resolveWithObject: true });
+    expect(decoded.info).toMatchObject({ width, height, format: 'raw' });
+    // Other metadata stays: the camera's make is still there.
+    expect((await sharp(stored!.bytes).metadata()).exif?.toString('latin1')).toContain('PhoneMaker');
+  });
+
   it('turns an orientation-6 photo upright when it scales it: rotated pixels, no orientation tag', async () => {
     const sideways = await phoneJpeg(4032, 3024, { orientation: 6 });
     const result = resultOf(await uploadPhonePhoto(stack.url, sideways, { fitToLimits: true }));
