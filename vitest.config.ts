@@ -19,6 +19,7 @@ export default defineConfig({
     exclude: ['test/e2e/**', ...STRESS_TESTS],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    globalSetup: ['test/support/graphiql-assets.ts'],
     pool: 'forks',
     // Most tests wait (on sockets, timers, child processes) rather than compute: three files at a time, even on
     // a two-core machine (where the default would be one). A worker keeps its imports from one file to the next

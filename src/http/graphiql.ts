@@ -1,20 +1,12 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 import { compress, negotiateEncoding, varyOnEncoding, type Body, type ContentEncoding } from './compression.ts';
-import { UPLOADS_SCRIPT } from './graphiql-uploads.ts';
+import { readBundle, type GraphiQLBundle } from './graphiql-bundle.ts';
 
-// GraphiQL as Yoga bundles it (from npm: the page needs no network beyond this server), served as a small page
-// and separate assets. The assets' names carry a digest of what they hold, so browsers keep them for a year and
-// ask again only after an upgrade; each is compressed once, with br and gzip, the first time anyone asks. Nothing
-// of the bundle (9 MB) is loaded until then: a production process with GraphiQL off never holds it.
-
-type Bundle = typeof import('@graphql-yoga/render-graphiql/graphiql');
-
-interface AssetSource {
-  type: string;
-  bytes(bundle: Bundle): Body;
-}
+// GraphiQL, built by this project from the graphiql packages (graphiql-build.ts, graphiql-app/), served as a small
+// page and separate assets: nothing from a CDN. The assets' names carry a hash of their bytes, so browsers keep them
+// for a year and ask again only after an upgrade; each is compressed once, with br and gzip, the first time anyone
+// asks. Nothing of the bundle is read until then: a process with GraphiQL off, or never opened, never holds it.
 
 interface Asset {
   type: string;
@@ -22,47 +14,27 @@ interface Asset {
   bodies: Record<ContentEncoding, Body>;
 }
 
-const FAVICON_DATA_URL = 'data:image/x-icon;base64,';
+interface LoadedBundle {
+  roles: Omit<GraphiQLBundle, 'assets'>;
+  assets: Map<string, Asset>;
+}
 
-const SOURCES = {
-  css: { type: 'text/css; charset=utf-8', bytes: (b) => bytes(b.css) },
-  js: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.js) },
-  uploads: { type: 'application/javascript; charset=utf-8', bytes: () => bytes(UPLOADS_SCRIPT) },
-  editorWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.editorWorkerService) },
-  jsonWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.jsonWorker) },
-  graphqlWorker: { type: 'application/javascript; charset=utf-8', bytes: (b) => bytes(b.graphqlWorker) },
-  favicon: {
-    type: 'image/x-icon',
-    bytes: (b) => bytes(b.favicon.startsWith(FAVICON_DATA_URL) ? b.favicon.slice(FAVICON_DATA_URL.length) : '', 'base64'),
-  },
-} satisfies Record<string, AssetSource>;
-type AssetKey = keyof typeof SOURCES;
-
-const EXTENSIONS: Record<AssetKey, string> = {
-  css: 'graphiql.css',
-  js: 'graphiql.js',
-  uploads: 'uploads.js',
-  editorWorker: 'editor.worker.js',
-  jsonWorker: 'json.worker.js',
-  graphqlWorker: 'graphql.worker.js',
-  favicon: 'favicon.ico',
-};
+/** Where `npm run build` puts the assets, beside the compiled gateway (dist/graphiql-assets/). */
+const PREBUILT = fileURLToPath(new URL('../graphiql-assets/', import.meta.url));
+// From the source tree only, through a specifier the compiler does not follow: the build has no bundler in it.
+const BUILDER = new URL('./graphiql-build.ts', import.meta.url).href;
+const BUILD_CACHE = fileURLToPath(new URL('../../node_modules/.cache/graphiql-assets/', import.meta.url));
 
 /** Where assets are asked for: relative to the page, so the gateway may sit under any path prefix. */
 const ASSET_DIRECTORY = 'graphiql/assets/';
 const ASSET_PATH = /\/graphiql\/assets\/([\w.-]+)$/;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-/** The installed bundle's version with the upload script: a new name for every asset whenever either changes. */
-function assetDigest(): string {
-  const packageJson = new URL('../package.json', import.meta.resolve('@graphql-yoga/render-graphiql'));
-  const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
-  return createHash('sha256').update(version).update(UPLOADS_SCRIPT).digest('hex').slice(0, 12);
-}
-
-function bytes(text: string, encoding?: BufferEncoding): Body {
-  return Buffer.from(text, encoding) as Body;
-}
+const TYPES: Record<string, string> = {
+  js: 'application/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  ttf: 'font/ttf',
+};
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,43 +45,54 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-export class GraphiQLPage {
-  readonly names: Record<AssetKey, string>;
-  private readonly byName: Map<string, AssetKey>;
-  private assets: Promise<Map<AssetKey, Asset>> | null = null;
+export class GraphiQLMissingError extends Error {
+  override name = 'GraphiQLMissingError';
+}
 
-  constructor() {
-    const digest = assetDigest();
-    this.names = Object.fromEntries(
-      Object.entries(EXTENSIONS).map(([key, file]) => [key, file.replace(/\.(\w+)$/, `.${digest}.$1`)]),
-    ) as Record<AssetKey, string>;
-    this.byName = new Map(Object.entries(this.names).map(([key, name]) => [name, key as AssetKey]));
+async function loadBundle(): Promise<GraphiQLBundle> {
+  const prebuilt = await readBundle(PREBUILT);
+  if (prebuilt) return prebuilt;
+  let builder: { cachedGraphiQL(cacheRoot: string): Promise<GraphiQLBundle> };
+  try {
+    builder = (await import(BUILDER)) as typeof builder;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+    throw new GraphiQLMissingError(`This build has no GraphiQL assets (${PREBUILT}): build it with \`npm run build\`, or set GRAPHIQL=false.`);
   }
+  return builder.cachedGraphiQL(BUILD_CACHE);
+}
 
-  /** The page: a few kilobytes that name the assets. For Yoga's `renderGraphiQL`. */
-  readonly render = (options?: GraphiQLOptions): string => {
-    const url = (key: AssetKey) => ASSET_DIRECTORY + this.names[key];
-    const workers = { editorWorkerService: url('editorWorker'), json: url('jsonWorker'), graphql: url('graphqlWorker') };
+export class GraphiQLPage {
+  private loaded: Promise<LoadedBundle> | null = null;
+
+  /** The page: a couple of kilobytes that name the assets. For Yoga's `renderGraphiQL`. */
+  readonly render = async (options?: GraphiQLOptions): Promise<string> => {
+    const { roles } = await this.load();
+    const url = (name: string) => ASSET_DIRECTORY + name;
+    const workers = {
+      editorWorkerService: url(roles.workers.editorWorkerService),
+      json: url(roles.workers.json),
+      graphql: url(roles.workers.graphql),
+    };
     return `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <title>${escapeHtml(options?.title || 'GraphiQL')}</title>
-    <link rel="icon" href="${url('favicon')}" />
-    <link rel="stylesheet" href="${url('css')}" />
+    <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="${url(roles.stylesheet)}" />
+    <style>body { margin: 0; } #root { height: 100vh; }</style>
   </head>
-  <body id="body" class="no-focus-outline">
+  <body>
     <noscript>You need to enable JavaScript to run this app.</noscript>
     <div id="root"></div>
+    <script id="graphiql-options" type="application/json">${scriptJson(options ?? {})}</script>
     <script>
       const workers = ${scriptJson(workers)};
-      self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (moduleId, label) => workers[label] };
+      self.MonacoEnvironment = { getWorkerUrl: (moduleId, label) => workers[label] ?? workers.editorWorkerService };
     </script>
-    <script src="${url('js')}"></script>
-    <script src="${url('uploads')}"></script>
-    <script>
-      GraphiQLUploads(YogaGraphiQL.renderYogaGraphiQL)(document.querySelector('#root'), ${scriptJson(options ?? {})});
-    </script>
+    <script src="${url(roles.script)}"></script>
   </body>
 </html>
 `;
@@ -129,12 +112,11 @@ export class GraphiQLPage {
       onRequest: async ({ request, url, endResponse, fetchAPI }) => {
         const match = ASSET_PATH.exec(url.pathname);
         if (!match || (request.method !== 'GET' && request.method !== 'HEAD')) return;
-        const key = this.byName.get(match[1] ?? '');
-        if (!key) {
+        const asset = (await this.load()).assets.get(match[1] ?? '');
+        if (!asset) {
           endResponse(new fetchAPI.Response('No such GraphiQL asset.', { status: 404, headers: { 'content-type': 'text/plain' } }));
           return;
         }
-        const asset = (await this.load()).get(key)!;
         const headers = new fetchAPI.Headers({ 'cache-control': IMMUTABLE, etag: asset.etag, 'content-type': asset.type });
         varyOnEncoding(headers);
         if (ifNoneMatch(request.headers.get('if-none-match'), asset.etag)) {
@@ -150,24 +132,24 @@ export class GraphiQLPage {
     };
   }
 
-  private load(): Promise<Map<AssetKey, Asset>> {
-    this.assets ??= (async () => {
-      const bundle = await import('@graphql-yoga/render-graphiql/graphiql');
+  private load(): Promise<LoadedBundle> {
+    this.loaded ??= (async () => {
+      const { assets, ...roles } = await loadBundle();
       const entries = await Promise.all(
-        (Object.keys(SOURCES) as AssetKey[]).map(async (key): Promise<[AssetKey, Asset]> => {
-          const source: AssetSource = SOURCES[key];
-          const identity = source.bytes(bundle);
+        assets.map(async ({ name, bytes }): Promise<[string, Asset]> => {
+          const identity = bytes as Body;
           const [br, gzip] = await Promise.all([compress(identity, 'br', 'small'), compress(identity, 'gzip', 'small')]);
-          const etag = `"${createHash('sha256').update(identity).digest('base64url').slice(0, 22)}"`;
-          return [key, { type: source.type, etag, bodies: { identity, br, gzip } }];
+          const type = TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
+          // The name already holds a hash of the bytes.
+          return [name, { type, etag: `"${name}"`, bodies: { identity, br, gzip } }];
         }),
       );
-      return new Map(entries);
+      return { roles, assets: new Map(entries) };
     })().catch((error: unknown) => {
-      this.assets = null; // the next request tries again
+      this.loaded = null; // the next request tries again
       throw error;
     });
-    return this.assets;
+    return this.loaded;
   }
 }
 

@@ -35,7 +35,12 @@ beforeAll(async () => {
   for (const file of ['package.json', 'package-lock.json']) await cp(join(PROJECT_ROOT, file), join(dir, file));
   const npmEnv = { ...process.env, npm_config_update_notifier: 'false' };
   await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv });
+  // `RUN npm run build` in the build stage: the compiled gateway, and GraphiQL's assets bundled beside it.
+  expect(dockerfile).toContain('RUN npm run build');
+  const buildScript = (JSON.parse(await readFile(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
+  expect(buildScript).toBe('tsc -p tsconfig.build.json && node src/http/graphiql-build.ts dist/graphiql-assets');
   await run(NODE, [join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')]);
+  await run(NODE, [join(PROJECT_ROOT, 'src/http/graphiql-build.ts'), join(dir, 'dist', 'graphiql-assets')]);
 
   // started the way the image starts it: its CMD, with its ENV
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
@@ -94,4 +99,20 @@ it('passes its HEALTHCHECK command whatever HOST the gateway listens on', async 
 
 it('fails its HEALTHCHECK command when nothing answers', async () => {
   await expect(run(NODE, ['dist/healthcheck.js'], { cwd: dir, env: { PORT: '1' } })).rejects.toMatchObject({ code: 1 });
+});
+
+it('serves GraphiQL from the assets built beside it, with no bundler in the runtime install', async () => {
+  await expect(run(NODE, ['-e', "import('esbuild')"], { cwd: dir })).rejects.toThrow();
+  const withGraphiQL = start(NODE, imageCmd.args, { cwd: dir, env: { ...imageCmd.env, GRAPHIQL: 'true', ZOHO_API_DOMAIN: crm.origin } });
+  try {
+    const graphiqlUrl = (await withGraphiQL.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    const page = await fetch(graphiqlUrl, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const assets = [...html.matchAll(/graphiql\/assets\/[\w.-]+/g)].map((m) => new URL(m[0], graphiqlUrl).toString());
+    expect(assets.length).toBe(5);
+    for (const asset of assets) expect((await fetch(asset)).status, asset).toBe(200);
+  } finally {
+    await withGraphiQL.stop();
+  }
 });

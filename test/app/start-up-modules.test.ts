@@ -8,7 +8,7 @@ import { png } from '../fixtures/images.ts';
 import { NODE, start, type Started } from '../support/process.ts';
 import { resultOf, uploadPhoto } from '../support/upload-client.ts';
 
-const GRAPHIQL_BUNDLE = /module-load \S*@graphql-yoga\/render-graphiql/;
+const GRAPHIQL_BUNDLE = /module-load \S*(\/esbuild\/|graphiql-build|@graphql-yoga\/render-graphiql)/;
 const PINO_PRETTY = /module-load \S*\/pino-pretty\//;
 // Only a gateway with REDIS_URL (several replicas) needs a Redis client.
 const REDIS_CLIENT = /module-load \S*\/(ioredis|redis-semaphore)\//;

@@ -1,7 +1,5 @@
-/// <reference lib="dom" />
-
 // A file picker for each `Upload` variable of the operation in GraphiQL's editor, and a fetcher that sends an
-// operation with picked files as a GraphQL multipart request. The page and its assets: graphiql-page.ts.
+// operation with picked files as a GraphQL multipart request. Bundled into the page's script (app.tsx).
 
 type RenderGraphiQL = (root: Element, options: Record<string, unknown>) => void;
 interface UploadVariable {
@@ -10,11 +8,10 @@ interface UploadVariable {
 }
 
 /**
- * Runs in the browser: its source is sent as is (Function#toString), so it uses nothing from outside itself.
- * Wraps Yoga's renderYogaGraphiQL: a panel above GraphiQL lists the Upload variables, and a custom fetcher posts
+ * Wraps GraphiQL's render (app.tsx): a panel above GraphiQL lists the Upload variables, and a custom fetcher posts
  * JSON, or multipart (operations, map, the files) with `apollo-require-preflight: true` when files are picked.
  */
-function withUploads(render: RenderGraphiQL): RenderGraphiQL {
+export function withUploads(render: RenderGraphiQL): RenderGraphiQL {
   return (root, options) => {
     const picked = new Map<string, File[]>();
     const inputs = new Map<string, HTMLElement>();
@@ -171,6 +168,3 @@ function withUploads(render: RenderGraphiQL): RenderGraphiQL {
     });
   };
 }
-
-/** The browser script that defines `GraphiQLUploads`, the wrapper above: served as an asset of its own. */
-export const UPLOADS_SCRIPT = `window.GraphiQLUploads = (${withUploads.toString()});\n`;
