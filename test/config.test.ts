@@ -261,3 +261,39 @@ describe('phone photos', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('several replicas (Redis)', () => {
+  it('keeps everything in the process without REDIS_URL, with a lease and one replica by default', () => {
+    const config = loadConfig({});
+    expect(config.redis).toBeNull();
+    expect(config.crm.replicas).toBe(1);
+    expect(config.crm.slotLeaseMs).toBe(30_000);
+  });
+
+  it('takes REDIS_URL, REDIS_KEY_PREFIX, CRM_REPLICAS and CRM_SLOT_LEASE_MS', () => {
+    const config = loadConfig({ REDIS_URL: 'rediss://gw:s3cret@redis.internal:6380/2', REDIS_KEY_PREFIX: 'acme:', CRM_REPLICAS: '3', CRM_SLOT_LEASE_MS: '5000' });
+    expect(config.redis).toEqual({ url: 'rediss://gw:s3cret@redis.internal:6380/2', keyPrefix: 'acme:' });
+    expect(config.crm.replicas).toBe(3);
+    expect(config.crm.slotLeaseMs).toBe(5_000);
+    expect(loadConfig({ REDIS_URL: 'redis://redis:6379' }).redis?.keyPrefix).toBe('crm-photos:');
+  });
+
+  it.each([
+    [{ REDIS_URL: 'redis' }, /REDIS_URL must be a URL such as redis:\/\/redis:6379/],
+    [{ REDIS_URL: 'http://user:hunter22@redis:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\/, got 'http:'$/],
+    [{ REDIS_URL: 'redis://user:hunter22@redis:6379/cache' }, /REDIS_URL may end only with a database number/],
+    [{ REDIS_KEY_PREFIX: 'two words' }, /REDIS_KEY_PREFIX must be 1 to 64 visible ASCII characters/],
+    [{ CRM_REPLICAS: '0' }, /CRM_REPLICAS must be a whole number from 1 to 1000/],
+    [{ CRM_SLOT_LEASE_MS: '500' }, /CRM_SLOT_LEASE_MS must be a whole number from 1000 to 3600000/],
+  ])('refuses %j, never echoing a password', (env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('hunter22');
+  });
+});

@@ -23,6 +23,9 @@ export type SlotOutcome =
     }
   | { ok: false; refusal: NoSlot; queuedMs: number };
 
+/** A call that waited longer than this for its slot asks again whether the CRM asked for a pause meanwhile. */
+const RECHECK_PAUSE_AFTER_MS = 100;
+
 /**
  * Waits for a slot of the budget every CRM call shares (uploads, reads, downloads, deletes), tells the observer how
  * long it waited, and turns a refusal into a reply the caller can give; one place for what all CRM clients do first.
@@ -33,6 +36,8 @@ export async function takeCrmSlot(
   options: { queueTimeoutMs: number; observer?: CrmObserver | undefined },
 ): Promise<SlotOutcome> {
   const queueStart = performance.now();
+  // Asked while the slot is asked for: both go to Redis in one round trip, not one after the other.
+  const pausedEarly = limit.pausedFor?.();
   let release: () => void;
   try {
     release = await limit.acquire(request.signal, request.caller);
@@ -45,8 +50,9 @@ export async function takeCrmSlot(
     const retryAfterSeconds = Math.max(1, Math.ceil(Math.min(options.queueTimeoutMs, 30_000) / 1000));
     return { ok: false, refusal: { kind: 'queue-refused', detail: error.message, retryAfterSeconds }, queuedMs };
   }
-  // Checked once the slot is in hand, so calls that queued before the pause began are held back too.
-  const paused = limit.pausedFor ? await limit.pausedFor() : null;
+  // A call that waited for its slot is asked again, so calls that queued before the pause began are held back too.
+  let paused = pausedEarly ? await pausedEarly : null;
+  if (paused === null && limit.pausedFor && performance.now() - queueStart > RECHECK_PAUSE_AFTER_MS) paused = await limit.pausedFor();
   if (paused !== null) {
     release();
     const queuedMs = performance.now() - queueStart;
