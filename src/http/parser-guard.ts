@@ -25,22 +25,31 @@ function ownPath(operations: unknown, path: string): boolean {
 
 /** The first of the map's paths that does not stay inside `operationsField`'s own properties, or null. */
 export function hostileMapPath(mapField: string, operationsField: string | undefined): string | null {
+  const fields = parsedFields(mapField, operationsField);
+  if (!fields) return null;
+  for (const path of fields.paths) if (!ownPath(fields.operations, path)) return path;
+  return null;
+}
+
+/**
+ * The map's paths (the non-blank strings) and the parsed operations; null when either field is malformed or the
+ * map came first: the parser answers those itself.
+ */
+function parsedFields(mapField: string, operationsField: string | undefined): { paths: string[]; operations: unknown } | null {
   let map: unknown;
   let operations: unknown;
   try {
     map = JSON.parse(mapField);
     operations = operationsField === undefined ? undefined : JSON.parse(operationsField);
   } catch {
-    return null; // the parser answers malformed JSON itself
+    return null;
   }
-  if (typeof map !== 'object' || map === null || operations === undefined) return null; // …and misordered fields
-  for (const paths of Object.values(map)) {
-    if (!Array.isArray(paths)) continue;
-    for (const path of paths) {
-      if (typeof path === 'string' && path.trim() !== '' && !ownPath(operations, path)) return path;
-    }
-  }
-  return null;
+  if (typeof map !== 'object' || map === null || operations === undefined) return null;
+  const paths = Object.values(map)
+    .filter((entry): entry is unknown[] => Array.isArray(entry))
+    .flat()
+    .filter((path): path is string => typeof path === 'string' && path.trim() !== '');
+  return { paths, operations };
 }
 
 /** The variables `query` declares, in all its operations; null when it is no document (Yoga reports that). */
@@ -62,32 +71,21 @@ function declaredVariables(query: unknown): string[] | null {
  * fields are malformed or misordered (the parser and Yoga report those).
  */
 export function misplacedMapPath(mapField: string, operationsField: string | undefined): string | null {
-  let map: unknown;
-  let operations: unknown;
-  try {
-    map = JSON.parse(mapField);
-    operations = operationsField === undefined ? undefined : JSON.parse(operationsField);
-  } catch {
-    return null;
-  }
-  if (typeof map !== 'object' || map === null || typeof operations !== 'object' || operations === null) return null;
+  const fields = parsedFields(mapField, operationsField);
+  const operations = fields?.operations;
   // A batch (an array of operations) is refused as one by Yoga, with a message that says so.
-  if (Array.isArray(operations)) return null;
+  if (!fields || typeof operations !== 'object' || operations === null || Array.isArray(operations)) return null;
   let declared: string[] | null | undefined;
-  for (const paths of Object.values(map)) {
-    if (!Array.isArray(paths)) continue;
-    for (const path of paths) {
-      if (typeof path !== 'string' || path.trim() === '') continue;
-      const [root, name] = path.split('.');
-      const shown = path.slice(0, 100);
-      if (root !== 'variables' || name === undefined || name === '') {
-        return `The 'map' path '${shown}' does not lead into the variables: a file can only be the value of a variable (e.g. 'variables.file').`;
-      }
-      declared ??= declaredVariables((operations as { query?: unknown }).query);
-      if (declared !== null && !declared.includes(name)) {
-        const known = declared.length ? `it declares ${declared.map((v) => `$${v}`).join(', ')}` : 'it declares none';
-        return `The 'map' path '${shown}' names no variable of the operation (${known}): map each file to a variable declared as Upload.`;
-      }
+  for (const path of fields.paths) {
+    const [root, name] = path.split('.');
+    const shown = path.slice(0, 100);
+    if (root !== 'variables' || name === undefined || name === '') {
+      return `The 'map' path '${shown}' does not lead into the variables: a file can only be the value of a variable (e.g. 'variables.file').`;
+    }
+    declared ??= declaredVariables((operations as { query?: unknown }).query);
+    if (declared !== null && !declared.includes(name)) {
+      const known = declared.length ? `it declares ${declared.map((v) => `$${v}`).join(', ')}` : 'it declares none';
+      return `The 'map' path '${shown}' names no variable of the operation (${known}): map each file to a variable declared as Upload.`;
     }
   }
   return null;
