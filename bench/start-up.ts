@@ -1,7 +1,7 @@
 /**
  * Start-up and idle: for the gateway (`node dist/main.js`, compiled, as the container image runs it) and each peer,
  * the time from the process's start (just before the fork) to its first 200 from `GET /health`, and its resident
- * memory once idle (median of readings 1 s after that answer). Fresh processes, one at a time, `runs` times each.
+ * memory once idle (median of readings over 200 ms, 0.5 s after that answer). Fresh processes, one at a time, `runs` times each.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -23,6 +23,9 @@ export interface StartUpOutcome {
   medianStartMs: number;
   medianIdleRss: number;
 }
+
+/** How long after its first answer a process is left alone before its idle memory is read. */
+const IDLE_AFTER_MS = 500;
 
 const MODULES: Record<StartUpTarget, string> = {
   gateway: 'dist/main.js',
@@ -98,7 +101,7 @@ async function once(root: string, path: StartUpTarget, sinkOrigin: string): Prom
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const startMs = performance.now() - startedAt;
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS));
     return { startMs, idleRss: await idleRss(child.pid, 10, 20) };
   } finally {
     await child.stop();
