@@ -93,9 +93,17 @@ export class SharedState {
     this.#listeners.push(listener);
   }
 
-  /** A command failed for a reason other than the connection: treated as Redis trouble until the link says otherwise. */
+  /**
+   * A command failed. One that timed out means a Redis that holds the connection open but answers nothing (frozen,
+   * or a network that drops packets): the connection is dropped and made again, so until Redis answers again no
+   * call waits a command timeout for it: the budget is local meanwhile, and /health/ready says so.
+   */
   commandFailed(error: unknown): void {
     this.#lastProblem = describe(error as Error);
+    if (this.#available && /timed? ?out/i.test((error as Error | undefined)?.message ?? '')) {
+      this.#set(false, this.#lastProblem);
+      this.client.disconnect(true);
+    }
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,13 @@ export class SharedTokenStore {
 
   /** The shared token, or null when there is none (or it is unreadable). Throws when Redis fails. */
   async read(): Promise<MintedToken | null> {
-    const raw = await this.#client.get(this.#state.keys.token);
+    let raw: string | null;
+    try {
+      raw = await this.#client.get(this.#state.keys.token);
+    } catch (error) {
+      this.#state.commandFailed(error);
+      throw error;
+    }
     if (raw === null) return null;
     const token = parse(raw);
     if (token) this.#lastRaw = raw;

@@ -124,6 +124,28 @@ describe('the CRM budget shared through Redis', () => {
     expect(await admin.zcard(`test-prefix:org${organisation}:semaphore:crm-slots`)).toBe(1);
     release();
   });
+
+  it('treats a Redis that stops answering (connection open) as gone within the command timeout, and as back once it answers', async () => {
+    const [state] = await replicas(1);
+    const limit = budget(state!, { max: 3, replicas: 2, timeoutMs: 5_000 });
+    redis.freeze();
+    try {
+      const started = performance.now();
+      const release = await limit.acquire();
+      // The state's command timeout is 500 ms: the call waits for it once, then takes a local slot.
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(limit.shared).toBe(false);
+      release();
+      // From now on no call waits for the frozen Redis at all.
+      const next = performance.now();
+      (await limit.acquire())();
+      expect(performance.now() - next).toBeLessThan(100);
+    } finally {
+      redis.thaw();
+    }
+    await availability(state!, true);
+    expect(limit.shared).toBe(true);
+  });
 });
 
 describe('the service token shared through Redis', () => {

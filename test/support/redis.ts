@@ -7,6 +7,10 @@ export interface TestRedis {
   /** Stops the server (SIGKILL: as a crash, nothing flushed); `start` brings it back on the same port, empty. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing (a frozen Redis, a black-holed network). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
 }
 
 /** Debian's redis-server on a free loopback port, nothing saved to disk; stop it in afterAll. */
@@ -26,5 +30,11 @@ export async function startRedis(): Promise<TestRedis> {
       server = null;
     },
     start: launch,
+    freeze() {
+      server?.child.kill('SIGSTOP');
+    },
+    thaw() {
+      server?.child.kill('SIGCONT');
+    },
   };
 }

@@ -271,6 +271,17 @@ describe('labels', () => {
     expect(text).not.toMatch(/^process_/m);
   });
 
+  it('crm_shared_budget: only with REDIS_URL, 1 while the budget is shared, 0 while this replica is on its own limit', async () => {
+    let shared = true;
+    const withRedis = createMetrics({ modules: ['Leads'], serviceMode: false, sharedBudget: true, defaultMetrics: false });
+    withRedis.readCrmLoadFrom(() => ({ inFlight: 0, queued: 0, sharedBudget: shared }));
+    expect(sample(await withRedis.registry.metrics(), 'crm_shared_budget')).toBe(1);
+    shared = false;
+    expect(sample(await withRedis.registry.metrics(), 'crm_shared_budget')).toBe(0);
+    const without = createMetrics({ modules: ['Leads'], serviceMode: false, defaultMetrics: false });
+    expect(await without.registry.metrics()).not.toContain('crm_shared_budget');
+  });
+
   it('each gateway has its own registry: two in one process do not collide', async () => {
     const a = createMetrics({ modules: ['Leads'], serviceMode: true });
     const b = createMetrics({ modules: ['Leads'], serviceMode: true });
