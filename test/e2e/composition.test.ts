@@ -55,6 +55,7 @@ describe('composition with a subgraph that extends CrmRecord', () => {
       'recordId: ID!',
       'file: Upload!',
       'restrictWorkflow: Boolean',
+      'fitToLimits: Boolean',
     ]);
     const modules = schema.getType('CrmModule');
     expect(isEnumType(modules) && modules.getValues().map((v) => v.name)).toEqual(['LEADS', 'CONTACTS', 'ACCOUNTS', 'PRODUCTS', 'DEALS', 'VENDORS']);
