@@ -106,7 +106,7 @@ interface Outgoing {
 }
 
 /** What an upload got to before it ended: filled in as it goes, reported once at the end. */
-type Progress = Pick<UploadReport, 'crmStatus' | 'bytesForwarded' | 'queuedMs' | 'crmMs'>;
+type Progress = Pick<UploadReport, 'crmStatus' | 'bytesForwarded' | 'queuedMs' | 'crmMs' | 'resize' | 'locationRemoved'>;
 
 export const SUCCESS_TYPE_NAME = 'UploadRecordPhotoSuccess';
 
@@ -247,10 +247,19 @@ export class RecordPhotoService {
       }
       const turn = await phone.lane.turn(request);
       if (!turn.ok) return this.#laneRefused(turn.refusal, moduleApiName);
+      const resizeStarted = performance.now();
       try {
         fitted = await fitPhoto(input, image, phone);
       } finally {
         turn.release();
+      }
+      if (fitted.ok) {
+        progress.resize = {
+          from: `${image.width}x${image.height}`,
+          to: `${fitted.width}x${fitted.height}`,
+          queuedMs: turn.queuedMs,
+          ms: performance.now() - resizeStarted,
+        };
       }
     } finally {
       place.release();
@@ -300,7 +309,9 @@ export class RecordPhotoService {
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.caller ? { caller: request.caller } : {}),
     });
-    progress.bytesForwarded = outgoing.photo().byteSize;
+    const sent = outgoing.photo();
+    progress.bytesForwarded = sent.byteSize;
+    if (sent.locationRemoved) progress.locationRemoved = true;
     progress.queuedMs = reply.timings?.queuedMs ?? null;
     progress.crmMs = reply.timings?.crmMs ?? null;
     if (reply.kind === 'answered') progress.crmStatus = reply.answer.status;

@@ -18,6 +18,10 @@ export interface UploadReport {
   /** Time from the CRM request's start to its answer; null when it never started. */
   crmMs: number | null;
   totalMs: number;
+  /** Set when the photo was scaled down to fit: from and to what, the wait for a resize turn and the resize itself. */
+  resize?: { from: string; to: string; queuedMs: number; ms: number };
+  /** Set when GPS data was taken out of what the CRM received. */
+  locationRemoved?: true;
   /** Set when the upload ended by a throw: an UploadStreamError (the client's request broke) or a bug. */
   error?: unknown;
 }

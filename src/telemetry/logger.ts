@@ -69,6 +69,9 @@ export function uploadLog(logger: Logger): UploadObserver {
         queuedMs: round(rest.queuedMs),
         crmMs: round(rest.crmMs),
         totalMs: round(rest.totalMs),
+        // Only for photos the gateway changed, so the line of a photo forwarded as sent stays as it was.
+        ...(rest.resize ? { resize: { ...rest.resize, queuedMs: round(rest.resize.queuedMs), ms: round(rest.resize.ms) } } : {}),
+        ...(rest.locationRemoved ? { locationRemoved: true } : {}),
       };
       if (error instanceof UploadStreamError) {
         const refusal = uploadStreamRequestError(error);
