@@ -174,7 +174,17 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     maxMs: config.uploadMaxSeconds * 1000,
   });
   const photoDeletes = new PhotoDeleteService(photoFiles, credentials);
-  const graphiql = config.graphiql ? new GraphiQLPage() : null;
+  const graphiql = config.graphiql
+    ? new GraphiQLPage(
+        '/graphql',
+        {
+          title: 'CRM record photos',
+          headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
+          defaultTabs: [{ query: GRAPHIQL_UPLOAD, variables: GRAPHIQL_UPLOAD_VARIABLES }, { query: GRAPHIQL_RECORD }],
+        },
+        (message) => (dependencies.yogaLogger ?? console).error(message),
+      )
+    : null;
   const yoga = createYoga<NodeServerContext, GraphContext>({
     schema: buildSchema(config.crm.modules),
     graphqlEndpoint: '/graphql',
@@ -184,15 +194,8 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     // Replaced by useBodyLimits: Yoga's limit copies each body into a stream our parser never reads.
     maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins),
-    // GraphiQL's assets come from npm, bundled: the page works with no network beyond this server.
-    ...(graphiql ? { renderGraphiQL: graphiql.render } : {}),
-    graphiql: graphiql
-      ? graphiql.optionsFor({
-          title: 'CRM record photos',
-          headers: JSON.stringify(dependencies.graphiqlHeaders ?? {}, null, 2),
-          defaultTabs: [{ query: GRAPHIQL_UPLOAD, variables: GRAPHIQL_UPLOAD_VARIABLES }, { query: GRAPHIQL_RECORD }],
-        })
-      : false,
+    // GraphiQL (page and assets) is served by its own plugin below; Yoga's is off.
+    graphiql: false,
     plugins: [
       useHealthProbes(readiness),
       ...(graphiql ? [graphiql.plugin()] : []),

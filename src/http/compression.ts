@@ -2,9 +2,9 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 import type { Plugin } from 'graphql-yoga';
 
-// Responses compressed for clients that accept it: GraphQL results, GraphiQL's page and its assets. Only bodies
-// the gateway already holds whole (a known length) are compressed; streams (photo downloads) pass as they are,
-// and so do images, which are compressed already.
+// Responses compressed for clients that accept it: GraphQL results and GraphiQL's page (its assets come compressed
+// from the build). Only bodies the gateway already holds whole (a string or bytes) are compressed; streams (photo
+// downloads) pass as they are, and so do images, which are compressed already.
 
 export type ContentEncoding = 'br' | 'gzip' | 'identity';
 /** Bytes a Response takes as its body (a Buffer is one; its typings say otherwise). */
@@ -14,7 +14,7 @@ const brotli = promisify(brotliCompress);
 const gzipped = promisify(gzip);
 
 /** Text formats worth compressing; everything else (images, octet streams) is sent as it is. */
-const COMPRESSIBLE = /^(?:text\/|application\/(?:(?:graphql-response\+)?json|javascript)\b|image\/(?:x-icon|vnd\.microsoft\.icon)\b)/i;
+const COMPRESSIBLE = /^(?:text\/|application\/(?:(?:graphql-response\+)?json|javascript)\b)/i;
 
 export function isCompressible(contentType: string | null): boolean {
   return contentType !== null && COMPRESSIBLE.test(contentType);
@@ -61,6 +61,15 @@ export function varyOnEncoding(headers: Headers): void {
   else if (!/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(vary)) headers.set('vary', `${vary}, Accept-Encoding`);
 }
 
+/**
+ * Whether a response's body is a string or bytes. The server's Response keeps what it was made from (`bodyInit`,
+ * @whatwg-node/server's); reading `body` instead would turn even a string into a stream.
+ */
+function isWhole(response: Response): boolean {
+  const init = (response as { bodyInit?: unknown }).bodyInit;
+  return typeof init === 'string' || init instanceof Uint8Array;
+}
+
 export interface CompressionOptions {
   /** Smaller bodies are sent as they are: the framing would cost more than it saves. */
   minBytes?: number;
@@ -72,7 +81,8 @@ export function useResponseCompression({ minBytes = 1024 }: CompressionOptions =
     async onResponse({ request, response, setResponse, fetchAPI }) {
       if (request.method === 'HEAD' || response.status === 204 || response.status === 304) return;
       if (response.headers.has('content-encoding') || !isCompressible(response.headers.get('content-type'))) return;
-      // A known length means a body already whole in memory; a stream has none and is left alone.
+      // Only a body already whole in memory; a stream is left alone, whatever length it declares.
+      if (!isWhole(response)) return;
       const length = Number(response.headers.get('content-length') ?? NaN);
       if (!Number.isFinite(length) || length < minBytes) return;
       varyOnEncoding(response.headers);

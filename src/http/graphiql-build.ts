@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { compress } from './compression.ts';
 import { readBundle, writeBundle, type GraphiQLBundle } from './graphiql-bundle.ts';
 
 // GraphiQL's page assets, bundled from the graphiql packages (React, Monaco and its workers) and graphiql-app/ with
@@ -13,7 +14,7 @@ import { readBundle, writeBundle, type GraphiQLBundle } from './graphiql-bundle.
 
 const APP = fileURLToPath(new URL('./graphiql-app/', import.meta.url));
 const LOCKFILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
-const SOURCES = [join(APP, 'app.tsx'), join(APP, 'uploads.ts'), fileURLToPath(import.meta.url), LOCKFILE];
+const SOURCES = [join(APP, 'app.tsx'), join(APP, 'uploads.ts'), fileURLToPath(import.meta.url), fileURLToPath(new URL('./compression.ts', import.meta.url)), LOCKFILE];
 const require = createRequire(import.meta.url);
 
 const ENTRIES = {
@@ -48,7 +49,17 @@ export async function buildGraphiQL(): Promise<GraphiQLBundle> {
     logLevel: 'silent',
     metafile: true,
   });
-  const assets = result.outputFiles.filter((file) => !file.path.endsWith('.map')).map((file) => ({ name: basename(file.path), bytes: file.contents }));
+  // Compressed here, once: a gateway serves these bytes as they are, with no work on a first visit.
+  const assets = await Promise.all(
+    result.outputFiles
+      .filter((file) => !file.path.endsWith('.map'))
+      .map(async (file) => ({
+        name: basename(file.path),
+        bytes: file.contents,
+        br: await compress(file.contents, 'br', 'small'),
+        gzip: await compress(file.contents, 'gzip', 'small'),
+      })),
+  );
   const named = (prefix: string, extension: string) => {
     const found = assets.find((asset) => asset.name.startsWith(`${prefix}.`) && asset.name.endsWith(extension));
     if (!found) throw new Error(`GraphiQL build: no ${prefix}*${extension} in the output`);
@@ -68,7 +79,12 @@ export async function cachedGraphiQL(cacheRoot: string): Promise<GraphiQLBundle>
   const cached = await readBundle(directory);
   if (cached) return cached;
   const bundle = await buildGraphiQL();
-  await writeBundle(bundle, directory);
+  await writeBundle(bundle, directory, { replace: false });
+  // Bundles of earlier inputs are of no more use.
+  const key = basename(directory);
+  for (const entry of await readdir(cacheRoot)) {
+    if (/^[0-9a-f]{16}$/.test(entry) && entry !== key) await rm(join(cacheRoot, entry), { recursive: true, force: true });
+  }
   return bundle;
 }
 
@@ -76,5 +92,5 @@ export async function cachedGraphiQL(cacheRoot: string): Promise<GraphiQLBundle>
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const directory = process.argv[2];
   if (!directory) throw new Error('usage: graphiql-build.ts <output directory>');
-  await writeBundle(await buildGraphiQL(), directory);
+  await writeBundle(await buildGraphiQL(), directory, { replace: true });
 }

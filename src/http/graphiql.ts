@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
-import { compress, negotiateEncoding, varyOnEncoding, type Body, type ContentEncoding } from './compression.ts';
+import { negotiateEncoding, varyOnEncoding, type Body, type ContentEncoding } from './compression.ts';
 import { readBundle, type GraphiQLBundle } from './graphiql-bundle.ts';
 
 // GraphiQL, built by this project from the graphiql packages (graphiql-build.ts, graphiql-app/), served as a small
 // page and separate assets: nothing from a CDN. The assets' names carry a hash of their bytes, so browsers keep them
-// for a year and ask again only after an upgrade; each is compressed once, with br and gzip, the first time anyone
-// asks. Nothing of the bundle is read until then: a process with GraphiQL off, or never opened, never holds it.
+// for a year and ask again only after an upgrade; each comes compressed from the build, with br and gzip. Nothing of
+// the bundle is read until the first GraphiQL request: a process with GraphiQL off, or never opened, never holds it.
 
 interface Asset {
   type: string;
@@ -57,18 +57,38 @@ async function loadBundle(): Promise<GraphiQLBundle> {
     builder = (await import(BUILDER)) as typeof builder;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
-    throw new GraphiQLMissingError(`This build has no GraphiQL assets (${PREBUILT}): build it with \`npm run build\`, or set GRAPHIQL=false.`);
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'MODULE_NOT_FOUND') throw error;
+    throw new GraphiQLMissingError(
+      `GraphiQL cannot be served: this build has no GraphiQL assets (${PREBUILT}) and cannot bundle them ` +
+        `(${(error as Error).message.split('\n')[0]}). Run \`npm run build\` (or \`npm ci\` in a source tree), or set GRAPHIQL=false.`,
+    );
   }
   return builder.cachedGraphiQL(BUILD_CACHE);
 }
 
+/** How long a failure to load the bundle is answered from memory before the next request tries again. */
+const RETRY_AFTER_MS = 30_000;
+
 export class GraphiQLPage {
   private loaded: Promise<LoadedBundle> | null = null;
 
-  /** The page: a couple of kilobytes that name the assets. For Yoga's `renderGraphiQL`. */
-  readonly render = async (options?: GraphiQLOptions): Promise<string> => {
-    const { roles } = await this.load();
+  private readonly endpoint: string;
+  private readonly options: GraphiQLOptions;
+  private readonly log: (message: string) => void;
+
+  /**
+   * `endpoint`: where GraphQL is served (the page is too, to a browser); `options`: GraphiQL's (title, headers,
+   * tabs); `log`: where a failure to load the bundle is told, once per attempt (the client gets a 503, no details).
+   */
+  constructor(endpoint: string, options: GraphiQLOptions, log: (message: string) => void = console.error) {
+    this.endpoint = endpoint;
+    this.options = options;
+    this.log = log;
+  }
+
+  /** The page: a couple of kilobytes that name the assets. */
+  private page({ roles }: LoadedBundle): string {
+    const options = this.options;
     const url = (name: string) => ASSET_DIRECTORY + name;
     const workers = {
       editorWorkerService: url(roles.workers.editorWorkerService),
@@ -96,23 +116,33 @@ export class GraphiQLPage {
   </body>
 </html>
 `;
-  };
-
-  /**
-   * Yoga's `graphiql` option: the page for a client that prefers HTML to JSON. Yoga alone serves it to any Accept
-   * that mentions text/html, even `text/html;q=0.1, application/json` from a client that wants a GraphQL answer.
-   */
-  optionsFor(options: GraphiQLOptions): (request: Request) => GraphiQLOptions | false {
-    return (request) => (prefersHtml(request.headers.get('accept')) ? options : false);
   }
 
-  /** Serves `…/graphiql/assets/{name}` (GET and HEAD), before anything else looks at the request. */
+  /**
+   * Serves the page at the endpoint to a GET that prefers HTML to JSON (Yoga's own GraphiQL would take any Accept
+   * that mentions text/html, even `text/html;q=0.1, application/json` from a client that wants a GraphQL answer),
+   * and `…/graphiql/assets/{name}` (GET and HEAD), before anything else looks at the request.
+   */
   plugin(): Plugin {
     return {
       onRequest: async ({ request, url, endResponse, fetchAPI }) => {
-        const match = ASSET_PATH.exec(url.pathname);
-        if (!match || (request.method !== 'GET' && request.method !== 'HEAD')) return;
-        const asset = (await this.load()).assets.get(match[1] ?? '');
+        if (request.method !== 'GET' && request.method !== 'HEAD') return;
+        const isPage = (url.pathname === this.endpoint || url.pathname === `${this.endpoint}/`) && prefersHtml(request.headers.get('accept'));
+        const match = isPage ? null : ASSET_PATH.exec(url.pathname);
+        if (!isPage && !match) return;
+        const bundle = await this.loadOrRefusal();
+        if (bundle instanceof Response) {
+          endResponse(bundle);
+          return;
+        }
+        if (isPage) {
+          const html = this.page(bundle);
+          endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : html, {
+            headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(html)), 'cache-control': 'no-cache' },
+          }));
+          return;
+        }
+        const asset = bundle.assets.get(match?.[1] ?? '');
         if (!asset) {
           endResponse(new fetchAPI.Response('No such GraphiQL asset.', { status: 404, headers: { 'content-type': 'text/plain' } }));
           return;
@@ -132,22 +162,32 @@ export class GraphiQLPage {
     };
   }
 
+  /** The bundle, or the 503 a client gets while it cannot be loaded (the reason goes to the log, not the client). */
+  private async loadOrRefusal(): Promise<LoadedBundle | Response> {
+    try {
+      return await this.load();
+    } catch {
+      return new Response('GraphiQL is unavailable on this server: see its log.', {
+        status: 503,
+        headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(RETRY_AFTER_MS / 1000) },
+      });
+    }
+  }
+
   private load(): Promise<LoadedBundle> {
     this.loaded ??= (async () => {
       const { assets, ...roles } = await loadBundle();
-      const entries = await Promise.all(
-        assets.map(async ({ name, bytes }): Promise<[string, Asset]> => {
-          const identity = bytes as Body;
-          const [br, gzip] = await Promise.all([compress(identity, 'br', 'small'), compress(identity, 'gzip', 'small')]);
-          const type = TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
-          // The name already holds a hash of the bytes.
-          return [name, { type, etag: `"${name}"`, bodies: { identity, br, gzip } }];
-        }),
-      );
+      const entries = assets.map(({ name, bytes, br, gzip }): [string, Asset] => {
+        const type = TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
+        // The name holds a hash of the bytes; weak, since the three codings of them share it (RFC 9110 §8.8.3).
+        return [name, { type, etag: `W/"${name}"`, bodies: { identity: bytes as Body, br: br as Body, gzip: gzip as Body } }];
+      });
       return { roles, assets: new Map(entries) };
-    })().catch((error: unknown) => {
-      this.loaded = null; // the next request tries again
-      throw error;
+    })();
+    this.loaded.catch((error: unknown) => {
+      this.log(error instanceof Error ? error.message : String(error));
+      // Told once; answered from memory for a while, then the next request tries again.
+      setTimeout(() => (this.loaded = null), RETRY_AFTER_MS).unref();
     });
     return this.loaded;
   }
@@ -155,7 +195,8 @@ export class GraphiQLPage {
 
 function ifNoneMatch(header: string | null, etag: string): boolean {
   if (!header) return false;
-  return header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.trim() === '*' || header.split(',').some((tag) => opaque(tag) === opaque(etag));
 }
 
 /** Whether an Accept header weighs HTML (text/html or text/*) above every JSON type it names (RFC 9110 §12.5.1). */

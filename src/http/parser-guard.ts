@@ -23,19 +23,16 @@ function ownPath(operations: unknown, path: string): boolean {
   return !PROTOTYPE_KEYS.has(last);
 }
 
-/** The first of the map's paths that does not stay inside `operationsField`'s own properties, or null. */
-export function hostileMapPath(mapField: string, operationsField: string | undefined): string | null {
-  const fields = parsedFields(mapField, operationsField);
-  if (!fields) return null;
-  for (const path of fields.paths) if (!ownPath(fields.operations, path)) return path;
-  return null;
+interface MapFields {
+  map: object;
+  /** Every non-blank string path of the map, in order. */
+  paths: string[];
+  /** The parsed `operations` field; undefined when the map came first (the parser refuses that itself). */
+  operations: unknown;
 }
 
-/**
- * The map's paths (the non-blank strings) and the parsed operations; null when either field is malformed or the
- * map came first: the parser answers those itself.
- */
-function parsedFields(mapField: string, operationsField: string | undefined): { paths: string[]; operations: unknown } | null {
+/** The map and operations fields, parsed once; null when either is malformed JSON (the parser answers that). */
+function parsedFields(mapField: string, operationsField: string | undefined): MapFields | null {
   let map: unknown;
   let operations: unknown;
   try {
@@ -44,19 +41,30 @@ function parsedFields(mapField: string, operationsField: string | undefined): { 
   } catch {
     return null;
   }
-  if (typeof map !== 'object' || map === null || operations === undefined) return null;
+  if (typeof map !== 'object' || map === null) return null;
   const paths = Object.values(map)
     .filter((entry): entry is unknown[] => Array.isArray(entry))
     .flat()
     .filter((path): path is string => typeof path === 'string' && path.trim() !== '');
-  return { paths, operations };
+  return { map, paths, operations };
 }
+
+/** The first of the map's paths that does not stay inside the operations' own properties, or null. */
+function hostileMapPath({ paths, operations }: MapFields): string | null {
+  if (operations === undefined) return null;
+  return paths.find((path) => !ownPath(operations, path)) ?? null;
+}
+
+/** Enough tokens for any operation worth uploading with; a longer document is left for the operation limits. */
+const MAX_QUERY_TOKENS = 10_000;
+/** Variables named in a refusal, at most. */
+const NAMED_VARIABLES = 10;
 
 /** The variables `query` declares, in all its operations; null when it is no document (Yoga reports that). */
 function declaredVariables(query: unknown): string[] | null {
   if (typeof query !== 'string') return null;
   try {
-    return parse(query, { noLocation: true }).definitions.flatMap((definition) =>
+    return parse(query, { noLocation: true, maxTokens: MAX_QUERY_TOKENS }).definitions.flatMap((definition) =>
       definition.kind === Kind.OPERATION_DEFINITION ? (definition.variableDefinitions ?? []).map((v) => v.variable.name.value) : [],
     );
   } catch {
@@ -65,18 +73,15 @@ function declaredVariables(query: unknown): string[] | null {
 }
 
 /**
- * The first map path that does not put a file into a variable the operation declares, with why: a file is only
- * ever the value of a variable, and one mapped into `query` or into an undeclared name would otherwise surface as a
- * puzzle ("query param … given object", or "$file must not be null"). Null when every path does, or when the
- * fields are malformed or misordered (the parser and Yoga report those).
+ * The refusal for the first map path that does not put a file into a variable the operation declares: a file is
+ * only ever the value of a variable, and one mapped into `query` or into an undeclared name would otherwise surface
+ * as a puzzle ("query param … given object", or "$file must not be null"). Null when every path does, or when the
+ * operations are missing or a batch (Yoga refuses those with messages of its own).
  */
-export function misplacedMapPath(mapField: string, operationsField: string | undefined): string | null {
-  const fields = parsedFields(mapField, operationsField);
-  const operations = fields?.operations;
-  // A batch (an array of operations) is refused as one by Yoga, with a message that says so.
-  if (!fields || typeof operations !== 'object' || operations === null || Array.isArray(operations)) return null;
+function misplacedMapPath({ paths, operations }: MapFields): string | null {
+  if (typeof operations !== 'object' || operations === null || Array.isArray(operations)) return null;
   let declared: string[] | null | undefined;
-  for (const path of fields.paths) {
+  for (const path of paths) {
     const [root, name] = path.split('.');
     const shown = path.slice(0, 100);
     if (root !== 'variables' || name === undefined || name === '') {
@@ -84,26 +89,33 @@ export function misplacedMapPath(mapField: string, operationsField: string | und
     }
     declared ??= declaredVariables((operations as { query?: unknown }).query);
     if (declared !== null && !declared.includes(name)) {
-      const known = declared.length ? `it declares ${declared.map((v) => `$${v}`).join(', ')}` : 'it declares none';
+      const listed = declared.slice(0, NAMED_VARIABLES).map((v) => `$${v}`).join(', ') + (declared.length > NAMED_VARIABLES ? ', …' : '');
+      const known = declared.length ? `it declares ${listed}` : 'it declares none';
       return `The 'map' path '${shown}' names no variable of the operation (${known}): map each file to a variable declared as Upload.`;
     }
   }
   return null;
 }
 
-/** The first file the map sends to more than one place, with how many, or null (a path that is no path is the parser's to report). */
-export function fileMappedTwice(mapField: string): { file: string; places: number } | null {
-  let map: unknown;
-  try {
-    map = JSON.parse(mapField);
-  } catch {
-    return null; // the parser answers malformed JSON itself
-  }
-  if (typeof map !== 'object' || map === null) return null;
+/** The first file the map sends to more than one place, with how many, or null. */
+function fileMappedTwice(map: object): { file: string; places: number } | null {
   for (const [file, paths] of Object.entries(map)) {
     const places = Array.isArray(paths) ? paths.filter((path) => typeof path === 'string' && path.trim() !== '').length : 0;
     if (places > 1) return { file, places };
   }
+  return null;
+}
+
+/** Why the map is refused before any file is read, or null: the checks of guardMultipartParser, in order. */
+export function mapRefusal(mapField: string, operationsField: string | undefined): string | null {
+  const fields = parsedFields(mapField, operationsField);
+  if (!fields) return null;
+  const hostile = hostileMapPath(fields);
+  if (hostile !== null) return `The 'map' path '${hostile.slice(0, 100)}' leads outside the operations.`;
+  const misplaced = misplacedMapPath(fields);
+  if (misplaced !== null) return misplaced;
+  const shared = fileMappedTwice(fields.map);
+  if (shared !== null) return `The 'map' sends file '${shared.file.slice(0, 100)}' to ${shared.places} places; a file may go to one place only.`;
   return null;
 }
 
@@ -129,19 +141,8 @@ export function guardMultipartParser(req: IncomingMessage): void {
     parser.emit = (event: string | symbol, ...args: unknown[]): boolean => {
       if (event === 'field' && args[0] === 'operations' && typeof args[1] === 'string') operationsField = args[1];
       if (event === 'field' && args[0] === 'map' && typeof args[1] === 'string') {
-        const path = hostileMapPath(args[1], operationsField);
-        if (path !== null) {
-          return emit('error', new Error(`The 'map' path '${path.slice(0, 100)}' leads outside the operations.`));
-        }
-        const misplaced = misplacedMapPath(args[1], operationsField);
-        if (misplaced !== null) return emit('error', new Error(misplaced));
-        const shared = fileMappedTwice(args[1]);
-        if (shared !== null) {
-          return emit(
-            'error',
-            new Error(`The 'map' sends file '${shared.file.slice(0, 100)}' to ${shared.places} places; a file may go to one place only.`),
-          );
-        }
+        const refusal = mapRefusal(args[1], operationsField);
+        if (refusal !== null) return emit('error', new Error(refusal));
       }
       return emit(event, ...args);
     };

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,5 +114,24 @@ it('serves GraphiQL from the assets built beside it, with no bundler in the runt
     for (const asset of assets) expect((await fetch(asset)).status, asset).toBe(200);
   } finally {
     await withGraphiQL.stop();
+  }
+});
+
+it('without its GraphiQL assets, GRAPHIQL=true answers 503 for the page and says why in the log; GraphQL still serves', async () => {
+  const assets = join(dir, 'dist', 'graphiql-assets');
+  await rename(assets, `${assets}.aside`);
+  const bare = start(NODE, imageCmd.args, { cwd: dir, env: { ...imageCmd.env, GRAPHIQL: 'true', ZOHO_API_DOMAIN: crm.origin } });
+  try {
+    const graphiqlUrl = (await bare.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    const page = await fetch(graphiqlUrl, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(503);
+    expect(await page.text()).toBe('GraphiQL is unavailable on this server: see its log.');
+    await bare.waitFor(/GraphiQL cannot be served: this build has no GraphiQL assets/);
+    expect(bare.output()).not.toMatch(/\n\s+at /);
+    const query = await fetch(graphiqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    expect(await query.json()).toEqual({ data: { __typename: 'Query' } });
+  } finally {
+    await bare.stop();
+    await rename(`${assets}.aside`, assets);
   }
 });

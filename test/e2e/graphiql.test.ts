@@ -93,7 +93,7 @@ describe('GraphiQL, offline', () => {
       expect(fetched.filter((url) => new URL(url).origin !== new URL(stack.url).origin)).toEqual([]);
       expect(fetched).toContain(stack.url);
       expect(pageErrors).toEqual([]);
-      // The stylesheet, the bundle, the upload panel, the favicon and at least the editor's workers: brotli, kept a year.
+      // The stylesheet, the script (GraphiQL with the upload panel), the icon font and Monaco's workers: brotli, kept a year.
       expect(assets.length).toBeGreaterThanOrEqual(5);
       for (const asset of assets) {
         expect(asset, asset.url).toMatchObject({ encoding: 'br', cacheControl: 'public, max-age=31536000, immutable' });

@@ -216,7 +216,8 @@ describe("the README's request-error table", () => {
     const expectedCode = example.sent.method === 'HEAD' ? undefined : example.code;
     expect(strict).toEqual({ status: row.strict, code: expectedCode });
     expect(legacy).toEqual({ status: row.legacy, code: expectedCode });
-    // No Accept header at all reads like application/json.
+    // Anything, or no Accept header at all, reads like application/json.
+    expect(await send(stack, '*/*', example.sent)).toEqual(legacy);
     expect(await send(stack, '', example.sent)).toEqual(legacy);
   });
 });
