@@ -18,8 +18,9 @@ export type LaneTurn = { ok: true; release: () => void; queuedMs: number } | { o
  * The bounded lane photos that must be decoded go through, with the CRM slots' queue discipline: a bounded queue,
  * a timeout, withdrawal when the client goes away, a typed refusal, never a hang.
  *
- * Two gates. A place in the lane (`enter`) is taken before the rest of the upload is read into memory, so the
- * photos held whole at once are at most `concurrency + maxQueue` (each at most 10 MiB); past that, refused at once.
+ * Two gates. A place in the lane (`enter`) is taken before the rest of the upload is read into memory and held until
+ * the CRM has the resized photo, so the photos held whole at once are at most `concurrency + maxQueue` (each at most
+ * 10 MiB as sent, 10 MiB as resized); past that, refused at once.
  * A turn (`turn`) is taken once the photo is in, so a slow phone upload holds a place but never a resize slot.
  */
 export class ResizeLane {

@@ -223,8 +223,8 @@ export class RecordPhotoService {
   }
 
   /**
-   * A photo over the pixel limit, to scale down: a place in the resize lane first (the photo is then read whole,
-   * at most MAX_PHOTO_BYTES), a turn to resize, and only then a CRM slot, for a file already in memory.
+   * A photo over the pixel limit, to scale down: a place in the resize lane first (held until the CRM has the photo;
+   * the photo is read whole, at most MAX_PHOTO_BYTES), then a turn to resize, and only then a CRM slot.
    */
   async #fitAndSend(
     request: RecordPhotoRequest,
@@ -236,7 +236,7 @@ export class RecordPhotoService {
     const { image, phone } = photo;
     const place = await phone.lane.enter(request);
     if (!place.ok) return this.#laneRefused(place.refusal, moduleApiName);
-    let fitted: Awaited<ReturnType<typeof fitPhoto>>;
+    // The place is held until the CRM has the photo: so the photos held whole, as sent or as resized, stay bounded.
     try {
       let input: Buffer;
       try {
@@ -248,49 +248,48 @@ export class RecordPhotoService {
       const turn = await phone.lane.turn(request);
       if (!turn.ok) return this.#laneRefused(turn.refusal, moduleApiName);
       const resizeStarted = performance.now();
+      let fitted: Awaited<ReturnType<typeof fitPhoto>>;
       try {
         fitted = await fitPhoto(input, image, phone);
       } finally {
         turn.release();
       }
-      if (fitted.ok) {
-        progress.resize = {
-          from: `${image.width}x${image.height}`,
-          to: `${fitted.width}x${fitted.height}`,
-          queuedMs: turn.queuedMs,
-          ms: performance.now() - resizeStarted,
-        };
+      if (!fitted.ok) {
+        return failed(
+          fitted.problem === 'too-large'
+            ? photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)
+            : photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail }, moduleApiName),
+        );
       }
+      progress.resize = {
+        from: `${image.width}x${image.height}`,
+        to: `${fitted.width}x${fitted.height}`,
+        queuedMs: turn.queuedMs,
+        ms: performance.now() - resizeStarted,
+      };
+      const result = fitted;
+      return await this.#send(request, authorization, progress, {
+        filename: photo.filename,
+        contentType: result.mimeType,
+        content: (async function* () {
+          yield result.bytes;
+        })(),
+        photo: () => ({
+          filename: photo.filename,
+          contentType: result.mimeType,
+          format: result.format,
+          byteSize: result.bytes.length,
+          width: result.width,
+          height: result.height,
+          resized: true,
+          originalWidth: image.width,
+          originalHeight: image.height,
+          locationRemoved: result.locationRemoved,
+        }),
+      });
     } finally {
       place.release();
     }
-    if (!fitted.ok) {
-      return failed(
-        fitted.problem === 'too-large'
-          ? photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)
-          : photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail }, moduleApiName),
-      );
-    }
-    const result = fitted;
-    return this.#send(request, authorization, progress, {
-      filename: photo.filename,
-      contentType: result.mimeType,
-      content: (async function* () {
-        yield result.bytes;
-      })(),
-      photo: () => ({
-        filename: photo.filename,
-        contentType: result.mimeType,
-        format: result.format,
-        byteSize: result.bytes.length,
-        width: result.width,
-        height: result.height,
-        resized: true,
-        originalWidth: image.width,
-        originalHeight: image.height,
-        locationRemoved: result.locationRemoved,
-      }),
-    });
   }
 
   #laneRefused(refusal: { kind: 'cancelled' } | { kind: 'queue-refused'; retryAfterSeconds: number }, moduleApiName: string): RecordPhotoOutcome {

@@ -129,4 +129,27 @@ describe('RecordPhotoService and the lane', () => {
     expect(await upload(service)).toMatchObject({ ok: true, photo: { resized: true, originalWidth: 4000, originalHeight: 2600 } });
     expect(crm.received).toHaveLength(1);
   });
+
+  it('keeps the place until the CRM has the resized photo, so a photo waiting on the CRM still counts', async () => {
+    const resizes = lane({ concurrency: 1, maxQueue: 0 });
+    let called!: () => void;
+    const atCrm = new Promise<void>((resolve) => (called = resolve));
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const slowCrm: PhotoUploader = {
+      async uploadPhoto(request) {
+        for await (const _chunk of request.file.content);
+        called();
+        await answered;
+        return new Accepting().uploadPhoto({ ...request, file: { ...request.file, content: (async function* () {})() } });
+      },
+    };
+    const service = new RecordPhotoService(slowCrm, new PassThroughCredentials(), { uploadIdleTimeoutMs: 1_000, phonePhotos: phone(resizes) });
+    const first = upload(service);
+    await atCrm;
+    expect(await upload(service, 'another caller')).toMatchObject({ ok: false, failure: { kind: 'rate-limited' } });
+    answer();
+    expect(await first).toMatchObject({ ok: true });
+    granted(await resizes.enter({}));
+  });
 });
