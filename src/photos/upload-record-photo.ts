@@ -238,36 +238,9 @@ export class RecordPhotoService {
     if (!place.ok) return this.#laneRefused(place.refusal, moduleApiName);
     // The place is held until the CRM has the photo: so the photos held whole, as sent or as resized, stay bounded.
     try {
-      let input: Buffer;
-      try {
-        input = await readWholePhoto(photo.head, photo.reader, MAX_PHOTO_BYTES);
-      } catch (error) {
-        if (error instanceof PhotoTooLargeError) return failed(photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName));
-        throw error;
-      }
-      const turn = await phone.lane.turn(request);
-      if (!turn.ok) return this.#laneRefused(turn.refusal, moduleApiName);
-      const resizeStarted = performance.now();
-      let fitted: Awaited<ReturnType<typeof fitPhoto>>;
-      try {
-        fitted = await fitPhoto(input, image, phone);
-      } finally {
-        turn.release();
-      }
-      if (!fitted.ok) {
-        return failed(
-          fitted.problem === 'too-large'
-            ? photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)
-            : photoRejected({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail }, moduleApiName),
-        );
-      }
-      progress.resize = {
-        from: `${image.width}x${image.height}`,
-        to: `${fitted.width}x${fitted.height}`,
-        queuedMs: turn.queuedMs,
-        ms: performance.now() - resizeStarted,
-      };
-      const result = fitted;
+      const resized = await this.#resize(request, photo, progress);
+      if (!resized.ok) return resized.outcome;
+      const result = resized.fitted;
       return await this.#send(request, authorization, progress, {
         filename: photo.filename,
         contentType: result.mimeType,
@@ -290,6 +263,43 @@ export class RecordPhotoService {
     } finally {
       place.release();
     }
+  }
+
+  /** Reads the photo whole and scales it down in a turn of the lane; the sent bytes are let go as soon as it is done. */
+  async #resize(
+    request: RecordPhotoRequest,
+    photo: { image: ImageInfo; head: Buffer; reader: StreamReader; phone: PhonePhotoOptions },
+    progress: Progress,
+  ): Promise<{ ok: true; fitted: Extract<Awaited<ReturnType<typeof fitPhoto>>, { ok: true }> } | { ok: false; outcome: RecordPhotoOutcome }> {
+    const { moduleApiName } = request;
+    const { image, phone } = photo;
+    let input: Buffer;
+    try {
+      input = await readWholePhoto(photo.head, photo.reader, MAX_PHOTO_BYTES);
+    } catch (error) {
+      if (error instanceof PhotoTooLargeError) return { ok: false, outcome: failed(photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)) };
+      throw error;
+    }
+    const turn = await phone.lane.turn(request);
+    if (!turn.ok) return { ok: false, outcome: this.#laneRefused(turn.refusal, moduleApiName) };
+    const resizeStarted = performance.now();
+    let fitted: Awaited<ReturnType<typeof fitPhoto>>;
+    try {
+      fitted = await fitPhoto(input, image, phone);
+    } finally {
+      turn.release();
+    }
+    if (!fitted.ok) {
+      const defect = fitted.problem === 'too-large' ? ({ reason: 'TOO_MANY_BYTES' } as const) : ({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail } as const);
+      return { ok: false, outcome: failed(photoRejected(defect, moduleApiName)) };
+    }
+    progress.resize = {
+      from: `${image.width}x${image.height}`,
+      to: `${fitted.width}x${fitted.height}`,
+      queuedMs: turn.queuedMs,
+      ms: performance.now() - resizeStarted,
+    };
+    return { ok: true, fitted };
   }
 
   #laneRefused(refusal: { kind: 'cancelled' } | { kind: 'queue-refused'; retryAfterSeconds: number }, moduleApiName: string): RecordPhotoOutcome {
