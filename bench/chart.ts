@@ -60,7 +60,7 @@ export function renderWanChart(report: Report): string {
   for (let ms = 0; ms <= maxMs; ms += yStep) {
     parts.push(
       `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${y(ms).toFixed(1)}" y2="${y(ms).toFixed(1)}" stroke="#e5e5e5"/>`,
-      `<text x="${MARGIN.left - 6}" y="${(y(ms) + 4).toFixed(1)}" text-anchor="end">${(ms / 1000).toFixed(yStep < 1000 ? 1 : 0)} s</text>`,
+      `<text x="${MARGIN.left - 6}" y="${(y(ms) + 4).toFixed(1)}" text-anchor="end">${+(ms / 1000).toFixed(2)} s</text>`,
     );
   }
   for (const size of sizes) {
