@@ -76,7 +76,7 @@ function wanCells(sizes: number[], concurrency: number[], quick: boolean): WanCe
   const cells: WanCell[] = [];
   for (const size of sizes) {
     for (const conc of concurrency) {
-      const perWorker = conc > 1 ? (size > 4 * MiB ? 1 : 2) : size > 4 * MiB ? 3 : quick ? 3 : 5;
+      const perWorker = conc > 1 ? (size > 4 * MiB ? 1 : 2) : size > 4 * MiB ? 3 : 4;
       cells.push({ size, concurrency: conc, requests: conc * perWorker });
     }
   }
@@ -106,8 +106,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     quick,
     sizes,
     concurrency,
-    windowMs: int('BENCH_WINDOW_MS', env.BENCH_WINDOW_MS, quick ? 500 : 2_000, 200, 60_000),
-    warmupMs: quick ? 200 : 500,
+    windowMs: int('BENCH_WINDOW_MS', env.BENCH_WINDOW_MS, quick ? 500 : 1_200, 200, 60_000),
+    warmupMs: quick ? 200 : 300,
     memory: {
       size: 9 * MiB,
       concurrency: memoryConcurrency,

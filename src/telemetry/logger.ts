@@ -33,11 +33,9 @@ export function createLogger(settings: Pick<TelemetrySettings, 'logLevel' | 'log
     const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(options, pinoPretty({ destination: destination ?? 1, sync: true, colorize: !destination && process.stdout.isTTY === true }));
   }
-  // Asynchronous: lines written while a write is in flight go out together in the next one, off the event loop.
-  // The synchronous write per line (one syscall per upload, into a pipe in a container) was about a tenth of the
-  // gateway's CPU at 100 KB (bench/FINDINGS.md). Lines stay in order; pino flushes what is buffered when the
-  // process exits (`process.exit`, an uncaught error), and main.ts flushes before it stops.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  // Synchronous: lines stay in order and none is lost when the process exits; one line per upload costs little.
+  // (Asynchronous writes were tried: no gain on a quiet machine, bench/FINDINGS.md.)
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** Yoga's own messages (its error log of a bug, with the stack) through the same logger. */
