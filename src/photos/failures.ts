@@ -157,7 +157,7 @@ export function serviceTokenUnavailable(moduleApiName: string, detail: string): 
 export type PhotoDefect =
   | { reason: 'EMPTY' }
   | { reason: 'UNSUPPORTED_FORMAT'; detail: string }
-  | { reason: 'TOO_MANY_PIXELS'; width: number; height: number }
+  | { reason: 'TOO_MANY_PIXELS'; width: number; height: number; scaleLimit?: { pixels: number; why: string } }
   | { reason: 'TOO_MANY_BYTES' };
 
 const DEFECTS: { [R in PhotoDefect['reason']]: { code: CrmErrorCode; message: (defect: Extract<PhotoDefect, { reason: R }>) => string } } = {
@@ -168,7 +168,9 @@ const DEFECTS: { [R in PhotoDefect['reason']]: { code: CrmErrorCode; message: (d
   },
   TOO_MANY_PIXELS: {
     code: 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE',
-    message: ({ width, height }) => `The image is ${width}×${height} pixels, more than the ${MAX_PHOTO_PIXELS} the CRM allows.`,
+    message: ({ width, height, scaleLimit }) =>
+      `The image is ${width}×${height} pixels, more than the ${MAX_PHOTO_PIXELS} the CRM allows` +
+      (scaleLimit ? `, and too large to scale down: the gateway scales down at most ${scaleLimit.pixels} pixels for ${scaleLimit.why}.` : '.'),
   },
   TOO_MANY_BYTES: { code: 'FILE_SIZE_MORE_THAN_ALLOWED_SIZE', message: () => `The file is larger than ${MAX_PHOTO_BYTES} bytes.` },
 };

@@ -12,6 +12,12 @@ export interface ImageInfo {
   mimeType: ImageMimeType;
   width: number;
   height: number;
+  /**
+   * The pixels come in passes over the whole image (an interlaced PNG, a progressive JPEG), so a decoder must hold
+   * the whole image rather than a band of rows. Absent for a PNG or JPEG written top to bottom, and for GIF and BMP
+   * (whose decoders hold the whole image anyway).
+   */
+  progressive?: true;
 }
 
 export type SniffResult =
@@ -68,8 +74,8 @@ function unsupported(reason: string): SniffResult {
   return { status: 'unsupported', reason };
 }
 
-function image(format: ImageFormat, width: number, height: number): SniffResult {
-  return { status: 'image', image: { format, mimeType: MIME_TYPES[format], width, height } };
+function image(format: ImageFormat, width: number, height: number, progressive = false): SniffResult {
+  return { status: 'image', image: { format, mimeType: MIME_TYPES[format], width, height, ...(progressive ? { progressive: true } : {}) } };
 }
 
 /** What to answer when the bytes a decision needs have not arrived: wait, or give up if none will come. */
@@ -128,13 +134,15 @@ function hex(byte: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// PNG: signature, then IHDR (length 13) as the first chunk; width and height are big-endian uint32.
+// PNG: signature, then IHDR (length 13) as the first chunk; width and height are big-endian uint32, then bit depth,
+// colour type, compression and filter (a byte each), then the interlace method (0 none, 1 Adam7).
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const PNG_IHDR_START = [0x00, 0x00, 0x00, 0x0d, ...ascii('IHDR')];
 const PNG_IHDR_OFFSET = PNG_SIGNATURE.length;
 const PNG_WIDTH_OFFSET = PNG_IHDR_OFFSET + PNG_IHDR_START.length;
 const PNG_HEIGHT_OFFSET = PNG_WIDTH_OFFSET + 4;
+const PNG_INTERLACE_OFFSET = PNG_HEIGHT_OFFSET + 8;
 
 function parsePng(head: Uint8Array, complete: boolean): SniffResult {
   if (!agreesSoFar(head, PNG_IHDR_OFFSET, PNG_IHDR_START)) return unsupported('the first PNG chunk is not a 13-byte IHDR');
@@ -142,7 +150,9 @@ function parsePng(head: Uint8Array, complete: boolean): SniffResult {
   if (typeof width !== 'number') return width ?? waitOr(complete, 'truncated PNG header');
   const height = pngDimension(head, PNG_HEIGHT_OFFSET, 'height');
   if (typeof height !== 'number') return height ?? waitOr(complete, 'truncated PNG header');
-  return image('PNG', width, height);
+  // The interlace method decides how much memory a decoder needs, so the sniff waits for it.
+  if (head.length <= PNG_INTERLACE_OFFSET) return waitOr(complete, 'truncated PNG header');
+  return image('PNG', width, height, head[PNG_INTERLACE_OFFSET] !== 0);
 }
 
 /** The dimension, a rejection, or undefined while its bytes are missing. */
@@ -231,6 +241,11 @@ function isFrameHeader(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 }
 
+/** SOF2, SOF6, SOF10, SOF14: the scans refine the whole image in passes. */
+function isProgressive(marker: number): boolean {
+  return marker === 0xc2 || marker === 0xc6 || marker === 0xca || marker === 0xce;
+}
+
 /** RSTn and TEM stand alone: no length field follows them. */
 function isStandalone(marker: number): boolean {
   return marker === JPEG_TEM || (marker >= 0xd0 && marker <= 0xd7);
@@ -253,7 +268,7 @@ function parseJpeg(head: Uint8Array, complete: boolean): SniffResult {
     if (offset + 2 > head.length) return jpegEndsEarly(head, complete);
     const length = u16be(head, offset);
     if (length < 2) return unsupported(`JPEG segment ${hex(marker)} at byte ${markerAt} has length ${length}, less than 2`);
-    if (isFrameHeader(marker)) return parseJpegFrameHeader(head, complete, offset, length);
+    if (isFrameHeader(marker)) return parseJpegFrameHeader(head, complete, offset, length, isProgressive(marker));
     offset += length;
   }
 }
@@ -268,7 +283,7 @@ function markerProblem(marker: number, markerAt: number): string | undefined {
 }
 
 /** `offset` is where the segment's length field starts: precision at +2, height at +3, width at +5. */
-function parseJpegFrameHeader(head: Uint8Array, complete: boolean, offset: number, length: number): SniffResult {
+function parseJpegFrameHeader(head: Uint8Array, complete: boolean, offset: number, length: number, progressive: boolean): SniffResult {
   if (length < JPEG_MIN_FRAME_HEADER_LENGTH) return unsupported(`JPEG frame header length ${length} is too short`);
   if (offset + 7 > head.length) return jpegEndsEarly(head, complete);
   const height = u16be(head, offset + 3);
@@ -276,7 +291,7 @@ function parseJpegFrameHeader(head: Uint8Array, complete: boolean, offset: numbe
   // Height 0 defers the real height to a DNL marker after the first scan, which is too far to read.
   if (height === 0) return unsupported('JPEG height is zero (defined later by a DNL marker)');
   if (width === 0) return unsupported('JPEG width is zero');
-  return image('JPEG', width, height);
+  return image('JPEG', width, height, progressive);
 }
 
 function jpegEndsEarly(head: Uint8Array, complete: boolean): SniffResult {

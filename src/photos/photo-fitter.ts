@@ -4,8 +4,20 @@ import type { ImageFormat, ImageInfo, ImageMimeType } from './image-sniffer.ts';
 import { filterJpegBuffer } from './jpeg-metadata-filter.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
 
-/** The largest photo the gateway will decode to scale down: 100 MP, a 4-byte-per-pixel decode of 400 MB at most. */
+/**
+ * The largest photo the gateway will decode to scale down when libvips reads it a band of rows at a time (a JPEG or
+ * PNG written top to bottom): memory follows the output, not the input.
+ */
 export const MAX_RESIZE_INPUT_PIXELS = 100_000_000;
+
+/**
+ * The largest photo the gateway will scale down when libvips must hold it whole to decode it: an interlaced PNG or a
+ * progressive JPEG (whose passes each cover the whole image) and a GIF (drawn on a canvas of its screen size).
+ * Measured at 100 MP: +330 MiB per interlaced PNG, +322 MiB per progressive JPEG, +113 MiB per GIF, each from a file
+ * of a few hundred KB at most; at 25 MP a resize stays under about 85 MiB, so the default lane of two stays well
+ * within the 256 MiB the gateway is sized for. 25 MP still takes a 24 MP camera's photo.
+ */
+export const MAX_WHOLE_DECODE_PIXELS = 25_000_000;
 
 /** Formats the gateway can decode and write again in the same format (libvips has no BMP writer). */
 export const RESIZABLE_FORMATS: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['JPEG', 'PNG', 'GIF']);
@@ -66,6 +78,16 @@ export function fittedSize(width: number, height: number): { width: number; heig
   return { width: w, height: h };
 }
 
+/** The most pixels the gateway will decode to scale this photo down, and why, in words for the caller. */
+export function resizeInputLimit(image: ImageInfo): { pixels: number; why: string } {
+  if (image.format === 'GIF') return { pixels: MAX_WHOLE_DECODE_PIXELS, why: 'a GIF, which is decoded whole in memory' };
+  if (image.progressive) {
+    const kind = image.format === 'PNG' ? 'an interlaced PNG' : 'a progressive JPEG';
+    return { pixels: MAX_WHOLE_DECODE_PIXELS, why: `${kind}, which is decoded whole in memory` };
+  }
+  return { pixels: MAX_RESIZE_INPUT_PIXELS, why: 'any photo' };
+}
+
 const MIME_TYPES: Record<'JPEG' | 'PNG' | 'GIF', ImageMimeType> = { JPEG: 'image/jpeg', PNG: 'image/png', GIF: 'image/gif' };
 
 /**
@@ -77,7 +99,8 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
   const format = image.format as 'JPEG' | 'PNG' | 'GIF';
   const sharp = await loadSharp();
   // failOn 'error': a truncated or corrupt photo is refused rather than sent half grey.
-  const open = (): Sharp => sharp(input, { limitInputPixels: MAX_RESIZE_INPUT_PIXELS, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
+  // The caller refuses a photo over this limit before reading it; libvips checks again against what it decodes.
+  const open = (): Sharp => sharp(input, { limitInputPixels: resizeInputLimit(image).pixels, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
   try {
     const metadata = await open().metadata();
     // Orientations 5 to 8 turn the image a quarter: the box is for the upright image.

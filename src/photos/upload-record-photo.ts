@@ -19,7 +19,7 @@ import { cleanFilename } from './filename.ts';
 import type { ImageInfo } from './image-sniffer.ts';
 import { JpegMetadataFilter } from './jpeg-metadata-filter.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
-import { fitPhoto, MAX_RESIZE_INPUT_PIXELS, RESIZABLE_FORMATS } from './photo-fitter.ts';
+import { fitPhoto, RESIZABLE_FORMATS, resizeInputLimit } from './photo-fitter.ts';
 import { PhotoTooLargeError, photoContent, readLookahead, readPhotoHead, readWholePhoto, type ChunkFilter } from './photo-stream.ts';
 import type { ResizeLane } from './resize-lane.ts';
 import { StreamReader, UploadStreamError } from './stream-reader.ts';
@@ -191,8 +191,13 @@ export class RecordPhotoService {
     const filename = cleanFilename(file.filename, image.mimeType);
     if (image.width * image.height > MAX_PHOTO_PIXELS) {
       const fit = request.fitToLimits ?? phone?.fitToLimitsByDefault ?? false;
-      if (!fit || !phone || !RESIZABLE_FORMATS.has(image.format) || image.width * image.height > MAX_RESIZE_INPUT_PIXELS) {
+      if (!fit || !phone || !RESIZABLE_FORMATS.has(image.format)) {
         return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height }, moduleApiName));
+      }
+      // Refused on its header alone, before a byte more is read: decoding it would take more memory than the gateway has.
+      const scaleLimit = resizeInputLimit(image);
+      if (image.width * image.height > scaleLimit.pixels) {
+        return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height, scaleLimit }, moduleApiName));
       }
       return this.#fitAndSend(request, authorization, { filename, image, head: head.bytes, reader, phone }, progress);
     }

@@ -38,8 +38,8 @@ const NEED_MORE: SniffResult = { status: 'need-more' };
 const NOT_AN_IMAGE = 'not a PNG, JPEG, GIF or BMP file';
 const INT32_MAX = 2 ** 31 - 1;
 
-function imageOf(format: ImageFormat, width: number, height: number): SniffResult {
-  return { status: 'image', image: { format, mimeType: MIME_TYPES[format], width, height } };
+function imageOf(format: ImageFormat, width: number, height: number, progressive = false): SniffResult {
+  return { status: 'image', image: { format, mimeType: MIME_TYPES[format], width, height, ...(progressive ? { progressive: true } : {}) } };
 }
 
 function unsupported(reason: string): SniffResult {
@@ -246,10 +246,14 @@ describe('sniffImage: PNG', () => {
     expect(sniff(png(4000, 3000))).toEqual(imageOf('PNG', 4000, 3000));
   });
 
-  it('needs exactly the first 24 bytes', () => {
+  it('needs exactly the first 29 bytes: up to the interlace method', () => {
     const file = png(640, 480);
-    expect(sniff(file.subarray(0, 23), false)).toEqual(NEED_MORE);
-    expect(sniff(file.subarray(0, 24), false)).toEqual(imageOf('PNG', 640, 480));
+    expect(sniff(file.subarray(0, 28), false)).toEqual(NEED_MORE);
+    expect(sniff(file.subarray(0, 29), false)).toEqual(imageOf('PNG', 640, 480));
+  });
+
+  it('says an interlaced (Adam7) PNG is progressive: a decoder holds all of it', () => {
+    expect(sniff(withByte(png(640, 480), 28, 1))).toEqual(imageOf('PNG', 640, 480, true));
   });
 
   it('accepts the largest signed 32-bit dimensions and rejects anything larger', () => {
@@ -297,8 +301,8 @@ describe('sniffImage: JPEG', () => {
   });
 
   it('reads a progressive frame header', () => {
-    expect(sniff(jpeg(40, 30, { progressive: true }))).toEqual(imageOf('JPEG', 40, 30));
-    expect(sniff(setJpegFrameMarker(jpeg(40, 30), JPEG_MARKER.SOF2))).toEqual(imageOf('JPEG', 40, 30));
+    expect(sniff(jpeg(40, 30, { progressive: true }))).toEqual(imageOf('JPEG', 40, 30, true));
+    expect(sniff(setJpegFrameMarker(jpeg(40, 30), JPEG_MARKER.SOF2))).toEqual(imageOf('JPEG', 40, 30, true));
   });
 
   it('stops at the frame header: needs exactly its first 9 bytes', () => {
@@ -311,7 +315,8 @@ describe('sniffImage: JPEG', () => {
   it.each([0xc1, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf].map((m) => [m.toString(16).toUpperCase(), m]))(
     'accepts SOF marker 0x%s as a frame header',
     (_hex, marker) => {
-      expect(sniff(setJpegFrameMarker(jpeg(33, 22), marker))).toEqual(imageOf('JPEG', 33, 22));
+      // SOF6, SOF10 and SOF14 are progressive too.
+      expect(sniff(setJpegFrameMarker(jpeg(33, 22), marker))).toEqual(imageOf('JPEG', 33, 22, [0xc6, 0xca, 0xce].includes(marker as number)));
     },
   );
 
@@ -554,7 +559,7 @@ describe('sniffImage: other files', () => {
 // Truncation, chunked feeding and hostile input, across every format
 
 const DECISIVE_FIXTURES: readonly { name: string; file: Uint8Array; decisive: number; truncated: string; answer: SniffResult }[] = [
-  { name: 'PNG', file: png(640, 480), decisive: 24, truncated: 'truncated PNG header', answer: imageOf('PNG', 640, 480) },
+  { name: 'PNG', file: png(640, 480), decisive: 29, truncated: 'truncated PNG header', answer: imageOf('PNG', 640, 480) },
   { name: 'GIF', file: gif(640, 480), decisive: 10, truncated: 'truncated GIF header', answer: imageOf('GIF', 640, 480) },
   { name: 'BMP', file: bmp(64, 48), decisive: 28, truncated: 'truncated BMP header', answer: imageOf('BMP', 64, 48) },
   {

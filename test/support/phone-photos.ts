@@ -1,4 +1,5 @@
 /** Phone-like photos, generated with sharp at test time (no large fixtures in the repository), and a mutation that asks for them to fit. */
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { GraphQLResponse } from './upload-client.ts';
 
@@ -98,4 +99,52 @@ export function segmentsOf(jpeg: Buffer): { segments: { marker: number; start: n
     at = end;
   }
   return { segments, scan: at };
+}
+
+// ---- Decompression bombs: a few hundred KB at most, whose header claims many millions of pixels ----
+
+/** An Adam7-interlaced 1-bit greyscale PNG, all black: every scanline of every pass, deflated to almost nothing. */
+export function interlacedPng(width: number, height: number): Buffer {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+  let raw = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const columns = Math.ceil(Math.max(0, width - x0) / dx);
+    const rows = Math.ceil(Math.max(0, height - y0) / dy);
+    if (columns > 0) raw += rows * (1 + Math.ceil(columns / 8)); // filter byte 0, then the 1-bit pixels, all 0
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([1, 0, 0, 0, 1], 8); // bit depth 1, greyscale, deflate, adaptive filtering, Adam7
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(raw))), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** A 35-byte GIF: a logical screen of `width`×`height` around a single 1×1 frame. */
+export function gifScreen(width: number, height: number): Buffer {
+  const screen = Buffer.alloc(7);
+  screen.writeUInt16LE(width, 0);
+  screen.writeUInt16LE(height, 2);
+  screen.set([0x80, 0, 0], 4); // a global table of 2 colours
+  return Buffer.concat([
+    Buffer.from('GIF89a', 'latin1'),
+    screen,
+    Buffer.from([0, 0, 0, 255, 255, 255]),
+    Buffer.from([0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0]), // the frame: at (0, 0), 1×1, no local table
+    Buffer.from([2, 2, 0x44, 0x01, 0]), // LZW, 2-bit codes: clear, colour 0, end
+    Buffer.from([0x3b]),
+  ]);
+}
+
+/** A flat progressive JPEG (SOF2); sharp holds it whole to encode it, so a few seconds at 25 MP and more. */
+export async function progressiveJpeg(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).jpeg({ progressive: true, quality: 50 }).toBuffer();
 }
