@@ -50,7 +50,8 @@ export function addUploadRecordPhoto(
           description: 'true: the CRM runs no workflow rules for this change (restrict_triggers=workflow).',
         }),
         fitToLimits: t.arg.boolean({
-          description: "true: a photo over the CRM's pixel or byte limit is scaled down to fit instead of refused (default: PHOTO_FIT_TO_LIMITS).",
+          description:
+            "true: a photo over the CRM's pixel limit (10,000,000) is scaled down to fit instead of refused, and written again within its byte limit (10 MiB; a JPEG at a lower quality if need be), else refused. The photo as sent must be within 10 MiB either way. Default: PHOTO_FIT_TO_LIMITS.",
         }),
       },
       resolve: async (_root, args, context): Promise<Success | CrmFailure> => {

@@ -101,3 +101,23 @@ describe('with PHOTO_STRIP_METADATA=true', () => {
     expect((await sharp((await stack.crm.photo('Leads', '1000000000001'))!.bytes).metadata()).exif).toBeUndefined();
   });
 });
+
+describe('with PHOTO_JPEG_QUALITY=100', () => {
+  const stack = useStack({ PHOTO_JPEG_QUALITY: '100' });
+
+  it('lowers the quality of a scaled-down JPEG that would be over 10 MiB, until it fits', async () => {
+    // Noise does not compress: 12 MP of it is 4.9 MB at quality 75, and about 14 MB once scaled to 10 MP at quality 100.
+    const noisy = await sharp({ create: { width: 4032, height: 3024, channels: 3, background: { r: 128, g: 128, b: 128 }, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg({ quality: 75 })
+      .toBuffer();
+    expect(noisy.length).toBeLessThan(LIMIT_BYTES);
+    const result = resultOf(await uploadPhonePhoto(stack.url, noisy, { fitToLimits: true }));
+    expect(result.photo).toMatchObject({ resized: true, format: 'JPEG' });
+    const stored = (await stack.crm.photo('Leads', '1000000000001'))!;
+    expect(stored.bytes.length).toBeLessThanOrEqual(LIMIT_BYTES);
+    expect(result.photo?.byteSize).toBe(stored.bytes.length);
+    // The first quantization table says the quality: all 1s at 100; libjpeg's luminance table at 75 starts at 8.
+    const dqt = stored.bytes.indexOf(Buffer.from([0xff, 0xdb]));
+    expect(stored.bytes[dqt + 5]).toBe(8);
+  });
+});
