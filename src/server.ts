@@ -239,6 +239,12 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
       photoUrls,
     }),
   });
+  // Redis last: the slots of the calls just ended (or aborted) are given back first, each release bounded by the
+  // command timeout, or they would stay taken in Redis for a lease after this replica is gone.
+  const closeShared = async () => {
+    await sharedBudget?.settled(config.crm.connectTimeoutMs);
+    await sharedState?.close();
+  };
   return {
     yoga,
     /** From now on /health/ready answers 503: the gateway is draining. */
@@ -250,11 +256,12 @@ export function createGatewayHandler(config: GatewayConfig, dependencies: Gatewa
     async close() {
       await Promise.all([client.close(), records.close(), photoFiles.close(), accounts?.close()]);
       await pool.close();
-      await sharedState?.close();
+      await closeShared();
     },
     /** Aborts whatever is still in flight to the CRM and the accounts server. */
     async destroy() {
-      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy(), pool.destroy(), sharedState?.close()]);
+      await Promise.all([client.destroy(), records.destroy(), photoFiles.destroy(), accounts?.destroy(), pool.destroy()]);
+      await closeShared();
     },
   };
 }

@@ -34,6 +34,9 @@ export function sharedReplicas(
     maxPerCaller: config.crm.maxConcurrencyPerCaller,
     replicas: config.crm.replicas,
     leaseMs: config.crm.slotLeaseMs,
+    // Service mode: one organisation, one token, so the CRM's 429 holds every replica back. Pass-through: each caller's
+    // own organisation, all under one key tag: a 429 pauses nothing, as without Redis.
+    sharePause: config.serviceCredentials !== null,
   });
   state.onChange((shared, detail) => observer?.sharedBudgetChanged?.({ shared, detail, localMax: budget.localMax }));
   // A refresh holds the mutex for at most the accounts server's connect and answer timeouts.

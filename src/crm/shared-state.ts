@@ -47,6 +47,8 @@ export class SharedState {
   /** Whether listeners have heard the first outcome (connected, or not) yet. */
   #told = false;
   #lastProblem = NOT_YET;
+  /** Closing on purpose: the connection's end is not news (no "Redis unavailable" line on every stop). */
+  #closing = false;
 
   constructor(options: { url: string; keyPrefix: string; organisation: string; timeoutMs: number }) {
     this.keyPrefix = `${options.keyPrefix}${options.organisation}:`;
@@ -106,13 +108,23 @@ export class SharedState {
     }
   }
 
+  /**
+   * Ends the connection once what was sent has been answered (QUIT), so the last releases reach Redis; a Redis that
+   * is away or does not answer within the command timeout is simply dropped.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      if (this.client.status === 'ready') await this.client.quit();
+    } catch {
+      // already gone, or not answering: dropped below
+    }
     this.client.disconnect(false);
   }
 
   #set(available: boolean, detail: string): void {
     if (!available) this.#lastProblem = detail;
-    if (available === this.#available && this.#told) return;
+    if (this.#closing || (available === this.#available && this.#told)) return;
     this.#told = true;
     this.#available = available;
     if (available) this.#lastProblem = 'connected';

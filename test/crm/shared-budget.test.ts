@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { QueueRefusedError } from '../../src/crm/concurrency-limit.ts';
-import { SharedCrmBudget, type SharedBudgetOptions } from '../../src/crm/shared-budget.ts';
+import { MAX_SHARED_PAUSE_S, SharedCrmBudget, type SharedBudgetOptions } from '../../src/crm/shared-budget.ts';
 import { SharedState } from '../../src/crm/shared-state.ts';
 import { SharedTokenStore } from '../../src/crm/shared-token.ts';
 import type { MintedToken } from '../../src/crm/accounts-client.ts';
@@ -64,8 +64,8 @@ describe('the CRM budget shared through Redis', () => {
     const onB = budget(b!);
     const held = [await onA.acquire(), await onA.acquire(), await onB.acquire()];
     const fourth = watch(onB.acquire());
-    // A few Redis round trips later (each at least one poll of the waiting call), it still waits.
-    for (let i = 0; i < 5; i++) await admin.ping();
+    // A few round trips on B's own connection later (each after at least one poll of the waiting call), it still waits.
+    for (let i = 0; i < 5; i++) await b!.client.ping();
     await new Promise((resolve) => setImmediate(resolve));
     expect(fourth.settled()).toBe(false);
     expect(onB.waiting).toBe(1);
@@ -93,25 +93,46 @@ describe('the CRM budget shared through Redis', () => {
     release();
   });
 
-  it('holds every replica back while the CRM asked one of them for a pause (429 Retry-After)', async () => {
+  it('holds every replica back while the CRM asked one of them for a pause (429 Retry-After), in service mode', async () => {
     const [a, b] = await replicas(2);
-    const onB = budget(b!);
+    const onB = budget(b!, { sharePause: true });
     expect(await onB.pausedFor()).toBeNull();
-    budget(a!).pause(30);
-    // The pause is written in the background: wait for Redis to have it.
-    for (let i = 0; i < 50 && (await admin.pttl(`test-prefix:org${organisation}:crm-paused-until`)) < 0; i++) await admin.ping();
+    budget(a!, { sharePause: true }).pause(30);
+    // The pause is written in the background, on A's connection: one more round trip on it and Redis has it.
+    await a!.client.ping();
     const left = await onB.pausedFor();
     expect(left).toBeGreaterThanOrEqual(29);
     expect(left).toBeLessThanOrEqual(30);
     // A shorter Retry-After later does not cut it short.
-    budget(a!).pause(2);
-    await admin.ping();
+    budget(a!, { sharePause: true }).pause(2);
+    await a!.client.ping();
     expect(await onB.pausedFor()).toBeGreaterThanOrEqual(29);
   });
 
-  it('runs on ceil(max / CRM_REPLICAS) while Redis is down, without waiting on it, and shares again once Redis is back', async () => {
+  it('shares a pause for at most 300 s, and the replica that got the 429 keeps its own pause whatever Redis says', async () => {
+    const [a, b] = await replicas(2);
+    const onA = budget(a!, { sharePause: true });
+    onA.pause(86_400);
+    await a!.client.ping();
+    expect(await budget(b!, { sharePause: true }).pausedFor()).toBe(MAX_SHARED_PAUSE_S);
+    // Redis lost the key (restarted empty, say): A still heard the CRM itself.
+    await admin.del(`test-prefix:org${organisation}:crm-paused-until`);
+    expect(await onA.pausedFor()).toBeGreaterThan(86_000);
+  });
+
+  it('in pass-through mode, pauses nobody on a 429: each caller brings its own organisation', async () => {
+    const [a, b] = await replicas(2);
+    const onA = budget(a!);
+    onA.pause(30);
+    await a!.client.ping();
+    expect(await admin.exists(`test-prefix:org${organisation}:crm-paused-until`)).toBe(0);
+    expect(await onA.pausedFor()).toBeNull();
+    expect(await budget(b!).pausedFor()).toBeNull();
+  });
+
+  it('runs on floor(max / CRM_REPLICAS) while Redis is down, without waiting on it, and shares again once Redis is back', async () => {
     const [state] = await replicas(1);
-    const limit = budget(state!, { max: 3, replicas: 2, timeoutMs: 300 });
+    const limit = budget(state!, { max: 5, replicas: 2, timeoutMs: 300 });
     await redis.stop();
     await availability(state!, false);
     expect(limit.shared).toBe(false);
@@ -145,6 +166,77 @@ describe('the CRM budget shared through Redis', () => {
     }
     await availability(state!, true);
     expect(limit.shared).toBe(true);
+  });
+});
+
+describe('the CRM budget across a Redis failure and recovery', () => {
+  const slots = () => admin.zcard(`test-prefix:org${organisation}:semaphore:crm-slots`);
+
+  it('counts the shared slots a replica still holds in its local limit, and every call still running once Redis is back', async () => {
+    const [a, b] = await replicas(2);
+    // max 4, two replicas: a local limit of 2 each.
+    const onA = budget(a!, { max: 4, timeoutMs: 300 });
+    const onB = budget(b!, { max: 4, timeoutMs: 300 });
+    const heldByA = [await onA.acquire(), await onA.acquire(), await onA.acquire()];
+    const heldByB = [await onB.acquire()];
+    await redis.stop();
+    await Promise.all([availability(a!, false), availability(b!, false)]);
+    // A's three calls still run: A takes no local slot until fewer than 2 do; B, holding 1, takes 1 more.
+    await expect(onA.acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    heldByB.push(await onB.acquire());
+    await expect(onB.acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    heldByA.splice(0, 2).forEach((release) => release());
+    heldByA.push(await onA.acquire());
+    await expect(onA.acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    expect(onA.active + onB.active).toBe(4);
+
+    // Redis comes back empty: the four calls still running are written into it before any new call asks.
+    await redis.start();
+    await Promise.all([availability(a!, true), availability(b!, true)]);
+    await Promise.all([a!.client.ping(), b!.client.ping()]);
+    expect(await slots()).toBe(4);
+    await expect(onA.acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    await expect(onB.acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    heldByB.shift()!();
+    heldByA.push(await onA.acquire());
+    [...heldByA, ...heldByB].forEach((release) => release());
+    await Promise.all([onA.settled(1_000), onB.settled(1_000)]);
+    expect(await slots()).toBe(0);
+  });
+
+  it('writes back the entry of a call whose lease Redis lost, rather than letting it run unseen', async () => {
+    const [a, b] = await replicas(2);
+    const release = await budget(a!, { max: 1, leaseMs: 600 }).acquire();
+    await admin.del(`test-prefix:org${organisation}:semaphore:crm-slots`);
+    // The next renewal (every third of the lease) finds the entry gone and writes it again.
+    while ((await slots()) === 0) await a!.client.ping();
+    await expect(budget(b!, { max: 1, leaseMs: 600, timeoutMs: 300 }).acquire()).rejects.toBeInstanceOf(QueueRefusedError);
+    release();
+  });
+
+  it('removes, once Redis answers again, the slot of an acquire whose answer was lost to the command timeout', async () => {
+    const [state] = await replicas(1);
+    const limit = budget(state!, { leaseMs: 30_000 });
+    redis.freeze();
+    try {
+      (await limit.acquire())(); // on the local limit, after one command timeout
+    } finally {
+      redis.thaw();
+    }
+    await availability(state!, true);
+    await state!.client.ping();
+    expect(await slots()).toBe(0);
+  });
+
+  it('gives its slots back before the connection closes', async () => {
+    const [state] = await replicas(1);
+    const limit = budget(state!);
+    const held = [await limit.acquire(), await limit.acquire()];
+    expect(await slots()).toBe(2);
+    held.forEach((release) => release());
+    await limit.settled(1_000);
+    await state!.close();
+    expect(await slots()).toBe(0);
   });
 });
 
