@@ -18,7 +18,7 @@ export interface CrmSettings {
   queueTimeoutMs: number;
   /** Calls one caller may have in flight to the CRM or waiting for a slot; one more is refused. */
   maxConcurrencyPerCaller: number;
-  /** CRM_REPLICAS: replicas sharing the organisation's budget; without Redis each keeps ceil(maxConcurrency / replicas). */
+  /** CRM_REPLICAS: replicas sharing the organisation's budget; while Redis is away each keeps floor(maxConcurrency / replicas), at least 1. */
   replicas: number;
   /** CRM_SLOT_LEASE_MS: how long a shared slot outlives a replica that died holding it (renewed while the call runs). */
   slotLeaseMs: number;

@@ -48,8 +48,8 @@ function gatewayEnv(redisUrl: string): Record<string, string> {
   };
 }
 
-async function startReplica(redisUrl = redis.url): Promise<Replica> {
-  const process = start(NODE, ['src/main.ts'], { env: gatewayEnv(redisUrl) });
+async function startReplica(redisUrl = redis.url, env: Record<string, string> = {}): Promise<Replica> {
+  const process = start(NODE, ['src/main.ts'], { env: { ...gatewayEnv(redisUrl), ...env } });
   // Generous: three Node processes starting at once on a shared two-core machine.
   const url = (await process.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/, 45_000))[1]!;
   return { process, url };
@@ -87,6 +87,19 @@ async function clearPause(): Promise<void> {
   try {
     const keys = await client.keys('replicas-test:*:crm-paused-until');
     if (keys.length > 0) await client.del(...keys);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The CRM slots taken in Redis right now, by every replica. */
+async function slotsTaken(): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url);
+  try {
+    const keys = await client.keys('replicas-test:*:semaphore:crm-slots');
+    const counts = await Promise.all(keys.map((key) => client.zcard(key)));
+    return counts.reduce((sum, count) => sum + count, 0);
   } finally {
     client.disconnect();
   }
@@ -139,19 +152,29 @@ describe('replicas sharing one CRM budget through Redis', () => {
   });
 
   it('a 429 with Retry-After to one replica holds them all back: the others answer RateLimitedError with the seconds left', async () => {
-    await crm.addFault({ kind: 'rate-limit', retryAfter: '20' });
-    const [first, second, third] = replicas;
-    const limited = await upload(first!);
-    expect(limited).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 20 });
-    const sent = (await crm.requests()).filter(isUpload).length;
-    const held = await Promise.all([upload(second!), upload(third!), upload(first!)]);
-    for (const result of held) {
-      expect(result).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS' });
-      expect(result.retryAfterSeconds).toBeGreaterThanOrEqual(18);
-      expect(result.retryAfterSeconds).toBeLessThanOrEqual(20);
+    // A fourth replica takes the 429: it keeps its own pause whatever Redis says, so it leaves once the test is done.
+    const struck = await startReplica();
+    try {
+      await untilBudget([struck], /^shared/);
+      await crm.addFault({ kind: 'rate-limit', retryAfter: '20' });
+      const limited = await upload(struck);
+      expect(limited).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 20 });
+      const sent = (await crm.requests()).filter(isUpload).length;
+      const held = await Promise.all([...replicas.map((replica) => upload(replica)), upload(struck)]);
+      for (const result of held) {
+        expect(result).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS' });
+        expect(result.retryAfterSeconds).toBeGreaterThanOrEqual(18);
+        expect(result.retryAfterSeconds).toBeLessThanOrEqual(20);
+      }
+      // Not one of them reached the CRM.
+      expect((await crm.requests()).filter(isUpload)).toHaveLength(sent);
+      // Redis loses the pause (restarted empty, say): the replica that heard the CRM itself still holds back.
+      await clearPause();
+      expect(await upload(struck)).toMatchObject({ __typename: 'RateLimitedError', code: 'TOO_MANY_REQUESTS' });
+      expect((await crm.requests()).filter(isUpload)).toHaveLength(sent);
+    } finally {
+      await struck.process.stop('SIGKILL');
     }
-    // Not one of them reached the CRM.
-    expect((await crm.requests()).filter(isUpload)).toHaveLength(sent);
   });
 
   it('an INVALID_TOKEN drops the shared token once: one upload fails, the next replicas get the one new token', async () => {
@@ -192,18 +215,25 @@ describe('replicas sharing one CRM budget through Redis', () => {
     await untilBudget(replicas, /^shared/);
   });
 
-  it('Redis stopped mid-run: uploads end with typed answers, /health/ready says so; the budget is shared again once Redis is back', async () => {
+  it('Redis stopped mid-run: every upload succeeds on the local limits, the CRM never sees more than the cap; shared again once Redis is back', async () => {
     const mintsBefore = await mints();
     await crm.addFault({ kind: 'latency', delayMs: 1_000, times: 15 });
     const startedAt = Date.now();
-    const during = burst(replicas, 15);
-    await crm.waitFor((log) => log.some((entry) => isUpload(entry) && entry.startedAt >= startedAt), 15_000);
+    // One upload per replica first, so each holds a shared slot when Redis goes (each may then hold its own share).
+    const first = burst(replicas, REPLICAS);
+    await crm.waitFor((log) => log.filter((entry) => isUpload(entry) && entry.startedAt >= startedAt && entry.endedAt === null).length === REPLICAS, 15_000);
+    const rest = burst(replicas, 15 - REPLICAS);
+    await crm.waitFor((log) => log.filter((entry) => isUpload(entry) && entry.startedAt >= startedAt && entry.endedAt === null).length === CAP, 15_000);
     await redis.stop();
-    const results = await during;
-    // Every upload got an answer of the contract (resultOf throws on a GraphQL error or a 5xx); none waited on Redis.
-    expect(results.filter((result) => result.__typename === 'UploadRecordPhotoSuccess').length).toBeGreaterThan(0);
-    for (const result of results) expect(['UploadRecordPhotoSuccess', 'RateLimitedError']).toContain(result.__typename);
-    await untilBudget(replicas, /^unavailable: .*\(local limit 2\)$/);
+    const results = [...(await first), ...(await rest)];
+    const tookMs = Date.now() - startedAt;
+    // Every upload succeeds, none waited on Redis: 5 on the shared cap, then 10 on local limits of 1 per replica, 1 s each.
+    expect(results.map((result) => result.__typename)).toEqual(Array(15).fill('UploadRecordPhotoSuccess'));
+    expect(tookMs).toBeLessThan(15_000);
+    // Across the failover the CRM never had more than the cap in flight: each replica counted the shared slots it
+    // still held against its local limit of floor(5 / 3) = 1.
+    expect(peakInFlight(await crm.requests(), startedAt)).toBeLessThanOrEqual(CAP);
+    await untilBudget(replicas, /^unavailable: .*\(local limit 1\)$/);
 
     await redis.start();
     await untilBudget(replicas, /^shared/);
@@ -211,10 +241,44 @@ describe('replicas sharing one CRM budget through Redis', () => {
     const sharedAgainAt = Date.now();
     const after = await burst(replicas, 30);
     expect(after.map((result) => result.__typename)).toEqual(Array(30).fill('UploadRecordPhotoSuccess'));
-    // Three replicas on their own limits would have sent 3 × 2 = 6 at once; shared, the CRM sees the cap.
+    // Shared, the CRM sees the cap, not three local limits.
     expect(peakInFlight(await crm.requests(), sharedAgainAt)).toBe(CAP);
     // The restarted Redis came back empty: one replica minted the token anew, for all.
     expect((await mints()) - mintsBefore).toBe(1);
+  });
+
+  it('a replica that stops gives its slots back to Redis before it closes the connection, and logs no Redis trouble', async () => {
+    const leaving = await startReplica(redis.url, { SHUTDOWN_GRACE_MS: '0' });
+    await untilBudget([leaving], /^shared/);
+    const startedAt = Date.now();
+    await crm.addFault({ kind: 'latency', delayMs: 60_000, times: 2 });
+    const hanging = [upload(leaving).catch(() => 'cut'), upload(leaving).catch(() => 'cut')];
+    await crm.waitFor((log) => log.filter((entry) => isUpload(entry) && entry.startedAt >= startedAt && entry.endedAt === null).length === 2, 15_000);
+    expect(await slotsTaken()).toBe(2);
+    expect(await leaving.process.stop('SIGTERM')).toBe(0);
+    await Promise.all(hanging);
+    expect(await slotsTaken()).toBe(0);
+    expect(leaving.process.output()).not.toContain('Redis unavailable');
+  });
+
+  it('a REDIS_URL with a password: shared with the right one, refused with a wrong one, and the password never printed', async () => {
+    const password = 'r3dis-secret-passw0rd';
+    const guarded = await startRedis({ password });
+    const started: Replica[] = [];
+    try {
+      const right = await startReplica(`redis://:${password}@127.0.0.1:${guarded.port}`);
+      started.push(right);
+      await untilBudget([right], /^shared/);
+      expect((await upload(right)).__typename).toBe('UploadRecordPhotoSuccess');
+      const wrong = await startReplica(`redis://:wrong-${password}@127.0.0.1:${guarded.port}`);
+      started.push(wrong);
+      await wrong.process.waitFor(/Redis unavailable \(Redis refused the credentials\)/);
+      expect(await ready(wrong)).toEqual({ status: 'ready', sharedBudget: 'unavailable: Redis refused the credentials (local limit 1)' });
+      for (const replica of started) expect(replica.process.output()).not.toContain(password);
+    } finally {
+      await Promise.all(started.map((replica) => replica.process.stop('SIGKILL')));
+      await guarded.stop();
+    }
   });
 
   it('starts with Redis unreachable, logs it, says so at /health/ready, and serves on its local limit', async () => {
@@ -223,7 +287,7 @@ describe('replicas sharing one CRM budget through Redis', () => {
     try {
       await lonely.process.waitFor(/Redis unavailable \(Redis unreachable \(ECONNREFUSED\)\)/);
       expect(lonely.process.output()).not.toContain(`127.0.0.1:${nobody}`);
-      expect(await ready(lonely)).toEqual({ status: 'ready', sharedBudget: 'unavailable: Redis unreachable (ECONNREFUSED) (local limit 2)' });
+      expect(await ready(lonely)).toEqual({ status: 'ready', sharedBudget: 'unavailable: Redis unreachable (ECONNREFUSED) (local limit 1)' });
       expect((await upload(lonely)).__typename).toBe('UploadRecordPhotoSuccess');
     } finally {
       await lonely.process.stop('SIGKILL');

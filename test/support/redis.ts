@@ -13,12 +13,13 @@ export interface TestRedis {
   thaw(): void;
 }
 
-/** Debian's redis-server on a free loopback port, nothing saved to disk; stop it in afterAll. */
-export async function startRedis(): Promise<TestRedis> {
+/** Debian's redis-server on a free loopback port, nothing saved to disk (`password`: --requirepass); stop it in afterAll. */
+export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
   const port = await freePort();
   let server: Started | null = null;
+  const auth = options.password ? ['--requirepass', options.password] : [];
   const launch = async () => {
-    server = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { cwd: '/tmp' });
+    server = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { cwd: '/tmp' });
     await server.waitFor(/Ready to accept connections/);
   };
   await launch();
