@@ -27,7 +27,7 @@ export interface FitOptions {
   jpegQuality: number;
   /** Remove EXIF GPS data from what is sent (PHOTO_STRIP_LOCATION). */
   stripLocation: boolean;
-  /** Send no EXIF at all (PHOTO_STRIP_METADATA); the ICC profile stays, it decides colours. */
+  /** Send no EXIF, XMP, IPTC or comments (PHOTO_STRIP_METADATA); the ICC profile stays, it decides colours. */
   stripMetadata: boolean;
 }
 
@@ -107,13 +107,15 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
     const quarterTurn = (metadata.orientation ?? 1) >= 5;
     const box = fittedSize(image.width, image.height);
     const target = quarterTurn ? { width: box.height, height: box.width } : box;
-    const hadGps = metadata.exif !== undefined && exifHasGps(metadata.exif);
-    const locationRemoved = hadGps && (options.stripLocation || options.stripMetadata);
     const pipeline = () => {
-      const resized = open().autoOrient().resize({ width: target.width, height: target.height, fit: 'inside' }).keepIccProfile();
-      // EXIF is copied for JPEG only, then filtered below: no GPS, no orientation (the pixels are upright now).
-      return format === 'JPEG' && !options.stripMetadata ? resized.keepExif() : resized;
+      const resized = open().autoOrient().resize({ width: target.width, height: target.height, fit: 'inside' });
+      // A JPEG keeps its metadata (EXIF, XMP, IPTC, ICC), then goes through the same filter as one sent byte for byte:
+      // no GPS (EXIF or XMP) unless PHOTO_STRIP_LOCATION=false, nothing but ICC if PHOTO_STRIP_METADATA, and no
+      // orientation (the pixels are upright now). A PNG or GIF keeps its ICC profile only.
+      return format === 'JPEG' ? resized.keepMetadata() : resized.keepIccProfile();
     };
+    // A PNG or GIF keeps no EXIF, so a GPS position in it is always left out.
+    const pngOrGifLocation = format !== 'JPEG' && metadata.exif !== undefined && exifHasGps(metadata.exif);
     const attempts: ((s: Sharp) => Sharp)[] =
       format === 'JPEG'
         ? [options.jpegQuality, ...LOWER_QUALITIES.filter((q) => q < options.jpegQuality)].map((quality) => (s: Sharp) => s.jpeg({ quality, ...JPEG_OUTPUT }))
@@ -122,8 +124,11 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
           : [(s: Sharp) => s.gif()];
     for (const encode of attempts) {
       const { data, info } = await encode(pipeline()).toBuffer({ resolveWithObject: true });
-      const bytes =
-        format === 'JPEG' ? filterJpegBuffer(data, { stripLocation: options.stripLocation, stripMetadata: false, dropOrientation: true }).bytes : data;
+      const filtered =
+        format === 'JPEG'
+          ? filterJpegBuffer(data, { stripLocation: options.stripLocation, stripMetadata: options.stripMetadata, dropOrientation: true })
+          : { bytes: data, locationRemoved: pngOrGifLocation };
+      const { bytes, locationRemoved } = filtered;
       if (info.width * info.height > MAX_PHOTO_PIXELS) return { ok: false, problem: 'too-large' };
       if (bytes.length <= MAX_PHOTO_BYTES) {
         return { ok: true, bytes, format, mimeType: MIME_TYPES[format], width: info.width, height: info.height, locationRemoved };

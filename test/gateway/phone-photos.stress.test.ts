@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { useStack } from '../support/stack.ts';
-import { isRed, largePng, phoneJpeg, photoResultOf as resultOf, pixelAt, uploadPhonePhoto } from '../support/phone-photos.ts';
+import { isRed, largePng, phoneJpeg, photoResultOf as resultOf, pixelAt, uploadPhonePhoto, xmpPacket } from '../support/phone-photos.ts';
 
 const LIMIT_PIXELS = 10_000_000;
 const LIMIT_BYTES = 10 * 1024 * 1024;
@@ -42,6 +42,19 @@ describe('with the defaults', () => {
     expect(decoded.info).toMatchObject({ width, height, format: 'raw' });
     // Other metadata stays: the camera's make is still there.
     expect((await sharp(stored!.bytes).metadata()).exif?.toString('latin1')).toContain('PhoneMaker');
+  });
+
+  it('keeps the XMP of a photo it scales down, but not a GPS position in it, and says the location was removed', async () => {
+    const located = await phoneJpeg(4032, 3024, { xmp: xmpPacket({ creator: 'Field Worker', gps: true }) });
+    expect(resultOf(await uploadPhonePhoto(stack.url, located, { fitToLimits: true })).photo).toMatchObject({ resized: true, locationRemoved: true });
+    let stored = (await stack.crm.photo('Leads', '1000000000001'))!.bytes.toString('latin1');
+    expect(stored).not.toContain('GPSLatitude');
+    expect(stored).not.toContain('Field Worker'); // a packet with a position goes whole, as for a photo sent byte for byte
+
+    const unlocated = await phoneJpeg(4032, 3024, { xmp: xmpPacket({ creator: 'Field Worker' }) });
+    expect(resultOf(await uploadPhonePhoto(stack.url, unlocated, { fitToLimits: true })).photo).toMatchObject({ resized: true, locationRemoved: false });
+    stored = (await stack.crm.photo('Leads', '1000000000001'))!.bytes.toString('latin1');
+    expect(stored).toContain('<rdf:li>Field Worker</rdf:li>');
   });
 
   it('turns an orientation-6 photo upright when it scales it: rotated pixels, no orientation tag', async () => {
@@ -99,6 +112,14 @@ describe('with PHOTO_STRIP_METADATA=true', () => {
     const photo = await phoneJpeg(4032, 3024, { gps: true });
     expect(resultOf(await uploadPhonePhoto(stack.url, photo, { fitToLimits: true })).photo).toMatchObject({ resized: true, locationRemoved: true });
     expect((await sharp((await stack.crm.photo('Leads', '1000000000001'))!.bytes).metadata()).exif).toBeUndefined();
+  });
+
+  it('scales a photo down without its XMP, and says a position in it was removed', async () => {
+    const photo = await phoneJpeg(4032, 3024, { xmp: xmpPacket({ creator: 'Field Worker', gps: true }) });
+    expect(resultOf(await uploadPhonePhoto(stack.url, photo, { fitToLimits: true })).photo).toMatchObject({ resized: true, locationRemoved: true });
+    const stored = (await stack.crm.photo('Leads', '1000000000001'))!.bytes;
+    expect(stored.toString('latin1')).not.toContain('Field Worker');
+    expect((await sharp(stored).metadata()).xmp).toBeUndefined();
   });
 });
 

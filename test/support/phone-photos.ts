@@ -53,12 +53,25 @@ export interface PhoneJpegOptions {
   /** true: EXIF GPS data (a position in London). */
   gps?: boolean;
   quality?: number;
+  /** An XMP packet to write (see xmpPacket). */
+  xmp?: string;
+}
+
+/** An XMP packet with a creator and, when asked, a GPS position (exif:GPSLatitude/GPSLongitude), as a phone app writes it. */
+export function xmpPacket(options: { creator: string; gps?: boolean }): string {
+  const gps = options.gps ? ' exif:GPSLatitude="51,30.43N" exif:GPSLongitude="0,7.65W"' : '';
+  return (
+    '<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+    `<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:exif="http://ns.adobe.com/exif/1.0/"${gps}>` +
+    `<dc:creator><rdf:Seq><rdf:li>${options.creator}</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`
+  );
 }
 
 /** A JPEG as a phone writes it: EXIF with a camera make, optionally an orientation and a GPS position. */
 export async function phoneJpeg(width: number, height: number, options: PhoneJpegOptions = {}): Promise<Buffer> {
   let image = picture(width, height).jpeg({ quality: options.quality ?? 90 });
   if (options.orientation !== undefined) image = image.withMetadata({ orientation: options.orientation });
+  if (options.xmp !== undefined) image = image.withXmp(options.xmp);
   return image
     .withExifMerge({
       IFD0: { Make: 'PhoneMaker', Model: 'Field Phone 12' },
