@@ -24,6 +24,9 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((state) => state.close()));
+  // A test that stopped or froze Redis and failed midway leaves it as it found it for the next.
+  redis.thaw();
+  if (!redis.running) await redis.start();
 });
 
 /** `count` replicas of one organisation (a fresh one per test, so no test sees another's keys). */

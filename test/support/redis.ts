@@ -4,6 +4,8 @@ import { freePort } from './ports.ts';
 export interface TestRedis {
   readonly port: number;
   readonly url: string;
+  /** Whether the server runs (not stopped; a frozen one counts as running). */
+  readonly running: boolean;
   /** Stops the server (SIGKILL: as a crash, nothing flushed); `start` brings it back on the same port, empty. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -26,6 +28,9 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get running() {
+      return server !== null;
+    },
     async stop() {
       await server?.stop('SIGKILL');
       server = null;
