@@ -34,7 +34,8 @@ export interface FitOptions {
 export type FitResult =
   | { ok: true; bytes: Buffer; format: ImageFormat; mimeType: ImageMimeType; width: number; height: number; locationRemoved: boolean }
   | { ok: false; problem: 'undecodable'; detail: string }
-  | { ok: false; problem: 'too-large' };
+  | { ok: false; problem: 'too-large' }
+  | { ok: false; problem: 'cancelled' };
 
 /**
  * libjpeg's Huffman optimisation holds every coefficient of the image until the end (about 30 MB for 10 MP) and
@@ -94,14 +95,18 @@ const MIME_TYPES: Record<'JPEG' | 'PNG' | 'GIF', ImageMimeType> = { JPEG: 'image
  * Scales a photo over the pixel limit down to the largest size within it, upright (EXIF orientation applied to the
  * pixels), re-encoded in its own format, within the byte limit. `image` is what the sniffer read from its head.
  */
-export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOptions): Promise<FitResult> {
+export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOptions, signal?: AbortSignal): Promise<FitResult> {
   if (!RESIZABLE_FORMATS.has(image.format)) return { ok: false, problem: 'undecodable', detail: `${image.format} images cannot be scaled by the gateway` };
   const format = image.format as 'JPEG' | 'PNG' | 'GIF';
   const sharp = await loadSharp();
   // failOn 'error': a truncated or corrupt photo is refused rather than sent half grey.
   // The caller refuses a photo over this limit before reading it; libvips checks again against what it decodes.
   const open = (): Sharp => sharp(input, { limitInputPixels: resizeInputLimit(image).pixels, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
+  // libvips cannot be stopped mid-operation, but a client that left is not worth another one: checked before the
+  // decode and before each encoding, so its turn goes to the next photo within one operation (at most a second or so).
+  const gone = () => signal?.aborted === true;
   try {
+    if (gone()) return { ok: false, problem: 'cancelled' };
     const metadata = await open().metadata();
     // Orientations 5 to 8 turn the image a quarter: the box is for the upright image.
     const quarterTurn = (metadata.orientation ?? 1) >= 5;
@@ -123,6 +128,7 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
           ? [(s: Sharp) => s.png({ compressionLevel: 6 }), (s: Sharp) => s.png({ compressionLevel: 9, adaptiveFiltering: true })]
           : [(s: Sharp) => s.gif()];
     for (const encode of attempts) {
+      if (gone()) return { ok: false, problem: 'cancelled' };
       const { data, info } = await encode(pipeline()).toBuffer({ resolveWithObject: true });
       const filtered =
         format === 'JPEG'

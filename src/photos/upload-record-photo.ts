@@ -290,10 +290,11 @@ export class RecordPhotoService {
     const resizeStarted = performance.now();
     let fitted: Awaited<ReturnType<typeof fitPhoto>>;
     try {
-      fitted = await fitPhoto(input, image, phone);
+      fitted = await fitPhoto(input, image, phone, request.signal);
     } finally {
       turn.release();
     }
+    if (!fitted.ok && fitted.problem === 'cancelled') return { ok: false, outcome: this.#laneRefused({ kind: 'cancelled' }, moduleApiName) };
     if (!fitted.ok) {
       const defect = fitted.problem === 'too-large' ? ({ reason: 'TOO_MANY_BYTES' } as const) : ({ reason: 'UNSUPPORTED_FORMAT', detail: fitted.detail } as const);
       return { ok: false, outcome: failed(photoRejected(defect, moduleApiName)) };

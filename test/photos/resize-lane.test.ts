@@ -7,6 +7,7 @@ import { MAX_PHOTO_PIXELS } from '../../src/photos/limits.ts';
 import { fittedSize } from '../../src/photos/photo-fitter.ts';
 import { ResizeLane, type LaneTurn } from '../../src/photos/resize-lane.ts';
 import { RecordPhotoService, type PhonePhotoOptions } from '../../src/photos/upload-record-photo.ts';
+import type { UploadReport } from '../../src/photos/upload-report.ts';
 import { jpeg } from '../fixtures/images.ts';
 
 const lane = (overrides: Partial<ConstructorParameters<typeof ResizeLane>[0]> = {}) =>
@@ -128,6 +129,39 @@ describe('RecordPhotoService and the lane', () => {
     release();
     expect(await upload(service)).toMatchObject({ ok: true, photo: { resized: true, originalWidth: 4000, originalHeight: 2600 } });
     expect(crm.received).toHaveLength(1);
+  });
+
+  it('stops a resize whose client left once it had its turn: no CRM call, the turn freed, no resize reported', async () => {
+    const client = new AbortController();
+    // The client leaves the moment its photo gets a turn: after it was read whole, before it is decoded.
+    class LeftAtTurn extends ResizeLane {
+      override async turn(request: { signal?: AbortSignal | undefined }): Promise<LaneTurn> {
+        const turn = await super.turn(request);
+        client.abort();
+        return turn;
+      }
+    }
+    const resizes = new LeftAtTurn({ concurrency: 1, maxQueue: 0, queueTimeoutMs: 10_000, maxPerCaller: 10 });
+    const crm = new Accepting();
+    const reports: UploadReport[] = [];
+    const service = new RecordPhotoService(crm, new PassThroughCredentials(), {
+      uploadIdleTimeoutMs: 1_000,
+      phonePhotos: phone(resizes),
+      observer: { uploadEnded: (report) => reports.push(report) },
+    });
+    const left = service.upload({
+      moduleApiName: 'Leads',
+      recordId: '1000000000001',
+      restrictWorkflow: false,
+      callerAuthorization: 'Zoho-oauthtoken t',
+      signal: client.signal,
+      file: async () => ({ filename: 'big.jpg', stream: Readable.from([Buffer.from(overLimit)], { objectMode: false }) }),
+    });
+    await expect(left).rejects.toMatchObject({ name: 'UploadStreamError', failure: 'client-gone' });
+    expect(crm.received).toHaveLength(0);
+    expect(resizes.load).toEqual({ resizing: 0, waiting: 0 });
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.resize).toBeUndefined();
   });
 
   it('keeps the place until the CRM has the resized photo, so a photo waiting on the CRM still counts', async () => {
