@@ -4,6 +4,8 @@
  *
  * - a 12 MP JPEG (4032×3024, photo-like texture, about 2–3 MB, with EXIF orientation 6 and GPS), and
  * - a 25 MP PNG (5000×5000, gradients, about 4–5 MB),
+ * - the largest photos the gateway still decodes whole (MAX_WHOLE_DECODE_PIXELS, 12.5 MP): a 12 MP PNG (4000×3000)
+ *   interlaced, and a 12 MP progressive JPEG (4032×3024, photo-like texture),
  *
  * each at concurrency 1 and 8, in a closed loop: p50 and p99 latency, the gateway's CPU seconds per upload (from
  * /proc), and its peak RSS growth over its idle RSS before the first resize (so loading sharp/libvips counts too).
@@ -43,25 +45,26 @@ async function texture(width: number, height: number): Promise<Buffer> {
   return sharp(coarse).resize(width, height, { kernel: 'cubic' }).raw().toBuffer();
 }
 
-async function phoneJpeg(width: number, height: number): Promise<Buffer> {
+async function phoneJpeg(width: number, height: number, progressive = false): Promise<Buffer> {
   return sharp(await texture(width, height), { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 90 })
+    .jpeg({ quality: 90, progressive })
     .withMetadata({ orientation: 6 })
     .withExifMerge({ IFD0: { Make: 'BenchPhone' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 2600/100' } })
     .toBuffer();
 }
 
-async function gradientPng(width: number, height: number): Promise<Buffer> {
+async function gradientPng(width: number, height: number, interlaced = false): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 3;
       raw[i] = (x * 255) / width;
       raw[i + 1] = (y * 255) / height;
-      raw[i + 2] = ((x ^ y) & 0xff) >> 2;
+      // Interlaced rows compress far worse: without the x^y pattern the interlaced one stays small (a 25 MP one with it is 16 MiB).
+      raw[i + 2] = interlaced ? 0 : ((x ^ y) & 0xff) >> 2;
     }
   }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, progressive: interlaced }).toBuffer();
 }
 
 async function uploadOnce(gateway: Server, file: Buffer, fit: boolean, expectResized: boolean): Promise<number> {
@@ -118,7 +121,11 @@ console.log('resize cell: generating the photos…');
 const jpeg = await phoneJpeg(4032, 3024);
 const png = await gradientPng(5000, 5000);
 const within = await phoneJpeg(3000, 2000);
-console.log(`  12 MP JPEG ${mib(jpeg.length)} · 25 MP PNG ${mib(png.length)} · 6 MP JPEG ${mib(within.length)}`);
+const interlacedPng = await gradientPng(4000, 3000, true);
+const progressiveJpeg = await phoneJpeg(4032, 3024, true);
+console.log(
+  `  12 MP JPEG ${mib(jpeg.length)} · 25 MP PNG ${mib(png.length)} · 6 MP JPEG ${mib(within.length)} · 12 MP interlaced PNG ${mib(interlacedPng.length)} · 12 MP progressive JPEG ${mib(progressiveJpeg.length)}`,
+);
 
 const sink = await startSink(settings.root);
 // MALLOC_ARENA_MAX=2 as the container image sets it (Dockerfile); BENCH_GATEWAY_ENV=MALLOC_ARENA_MAX=8 shows glibc's default on 2 cores.
@@ -151,18 +158,20 @@ try {
   const lane = imageEnv.PHOTO_RESIZE_CONCURRENCY ?? '2';
   console.log(`resize cell: fitToLimits: true, ${rounds} uploads per worker after a warm-up, lane PHOTO_RESIZE_CONCURRENCY=${lane}, MALLOC_ARENA_MAX=${imageEnv.MALLOC_ARENA_MAX}`);
   console.log(`  gateway idle RSS before the first resize: ${mib(idle)} (sharp not loaded yet)`);
-  console.log('  photo          conc   p50 ms   p99 ms   CPU s/upload   peak RSS growth   machine busy (cores)');
+  console.log('  photo                   conc   p50 ms   p99 ms   CPU s/upload   peak RSS growth   machine busy (cores)');
   let growthAt8 = 0;
   for (const [name, file] of [
     ['12 MP JPEG', jpeg],
     ['25 MP PNG', png],
+    ['12 MP PNG, interlaced', interlacedPng],
+    ['12 MP JPEG, progressive', progressiveJpeg],
   ] as const) {
     for (const concurrency of [1, 8]) {
       const figures = await cell(gateway, file, concurrency, true, true);
       const growth = figures.peakRss - idle;
       if (concurrency === 8) growthAt8 = Math.max(growthAt8, growth);
       console.log(
-        `  ${name.padEnd(14)} ${String(concurrency).padStart(4)} ${sig(figures.p50Ms).padStart(8)} ${sig(figures.p99Ms).padStart(8)} ${sig(figures.cpuPerUpload).padStart(14)} ${`${mib(growth)}`.padStart(17)} ${sig(figures.machineBusyShare).padStart(22)}`,
+        `  ${name.padEnd(23)} ${String(concurrency).padStart(4)} ${sig(figures.p50Ms).padStart(8)} ${sig(figures.p99Ms).padStart(8)} ${sig(figures.cpuPerUpload).padStart(14)} ${`${mib(growth)}`.padStart(17)} ${sig(figures.machineBusyShare).padStart(22)}`,
       );
     }
   }

@@ -13,11 +13,13 @@ export const MAX_RESIZE_INPUT_PIXELS = 100_000_000;
 /**
  * The largest photo the gateway will scale down when libvips must hold it whole to decode it: an interlaced PNG or a
  * progressive JPEG (whose passes each cover the whole image) and a GIF (drawn on a canvas of its screen size).
- * Measured at 100 MP: +330 MiB per interlaced PNG, +322 MiB per progressive JPEG, +113 MiB per GIF, each from a file
- * of a few hundred KB at most; at 25 MP a resize stays under about 85 MiB, so the default lane of two stays well
- * within the 256 MiB the gateway is sized for. 25 MP still takes a 24 MP camera's photo.
+ * Measured per decode at 25 MP (5000×5000): 86 MiB for an 8-bit RGB interlaced PNG, 95 MiB for a 4:2:0 progressive
+ * JPEG; with the lane of two at concurrency 8 that took the gateway to +318 and +450 MiB, far past its 256 MiB. At
+ * 12.5 MP a decode takes about what a 12 MP baseline JPEG's resize does (40-50 MiB), and a 12 MP phone photo
+ * (4032×3024) saved progressive still fits. A 4:4:4 progressive JPEG (7 bytes a pixel) or a 16-bit RGBA interlaced PNG
+ * (10) takes up to twice that: the pixel count alone does not say.
  */
-export const MAX_WHOLE_DECODE_PIXELS = 25_000_000;
+export const MAX_WHOLE_DECODE_PIXELS = 12_500_000;
 
 /** Formats the gateway can decode and write again in the same format (libvips has no BMP writer). */
 export const RESIZABLE_FORMATS: ReadonlySet<ImageFormat> = new Set<ImageFormat>(['JPEG', 'PNG', 'GIF']);
