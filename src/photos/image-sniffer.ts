@@ -294,6 +294,32 @@ function parseJpegFrameHeader(head: Uint8Array, complete: boolean, offset: numbe
   return image('JPEG', width, height, progressive);
 }
 
+/**
+ * true when a JPEG's first scan carries fewer colour components than its frame, i.e. each comes in a scan of its own:
+ * libjpeg then holds the whole image's coefficients before it can give a row, as for a progressive file. false when
+ * not, and when `bytes` ends before the first scan (the caller asks again with more). Never throws.
+ */
+export function jpegScansSeparately(bytes: Uint8Array): boolean {
+  if (bytes[0] !== 0xff || bytes[1] !== JPEG_SOI) return false;
+  let offset = 2;
+  let frameComponents = 0;
+  while (offset < bytes.length) {
+    if (bytes[offset] !== 0xff) return false;
+    while (offset < bytes.length && bytes[offset] === 0xff) offset++;
+    const marker = bytes[offset] ?? 0;
+    offset++;
+    if (isStandalone(marker)) continue;
+    if (marker === 0x00 || marker === JPEG_SOI || marker === JPEG_EOI || offset + 3 > bytes.length) return false;
+    const length = u16be(bytes, offset);
+    if (length < 2) return false;
+    // Frame header: length, precision, height, width, then the component count; scan header: length, then its count.
+    if (isFrameHeader(marker) && offset + 7 < bytes.length) frameComponents = bytes[offset + 7] ?? 0;
+    if (marker === JPEG_SOS) return (bytes[offset + 2] ?? 0) < frameComponents;
+    offset += length;
+  }
+  return false;
+}
+
 function jpegEndsEarly(head: Uint8Array, complete: boolean): SniffResult {
   if (!complete) return NEED_MORE;
   if (head.length >= SNIFF_LOOKAHEAD_BYTES) {

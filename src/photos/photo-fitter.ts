@@ -1,6 +1,6 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import { exifHasGps } from './exif.ts';
-import type { ImageFormat, ImageInfo, ImageMimeType } from './image-sniffer.ts';
+import { jpegScansSeparately, type ImageFormat, type ImageInfo, type ImageMimeType } from './image-sniffer.ts';
 import { filterJpegBuffer } from './jpeg-metadata-filter.ts';
 import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS } from './limits.ts';
 
@@ -81,12 +81,19 @@ export function fittedSize(width: number, height: number): { width: number; heig
   return { width: w, height: h };
 }
 
-/** The most pixels the gateway will decode to scale this photo down, and why, in words for the caller. */
-export function resizeInputLimit(image: ImageInfo): { pixels: number; why: string } {
+/**
+ * The most pixels the gateway will decode to scale this photo down, and why, in words for the caller. `bytes` is as
+ * much of the file as has arrived: a baseline JPEG whose colours come in separate scans is only known by its first
+ * scan header, so the answer may tighten once more has been read.
+ */
+export function resizeInputLimit(image: ImageInfo, bytes?: Uint8Array): { pixels: number; why: string } {
   if (image.format === 'GIF') return { pixels: MAX_WHOLE_DECODE_PIXELS, why: 'a GIF, which is decoded whole in memory' };
   if (image.progressive) {
     const kind = image.format === 'PNG' ? 'an interlaced PNG' : 'a progressive JPEG';
     return { pixels: MAX_WHOLE_DECODE_PIXELS, why: `${kind}, which is decoded whole in memory` };
+  }
+  if (image.format === 'JPEG' && bytes !== undefined && jpegScansSeparately(bytes)) {
+    return { pixels: MAX_WHOLE_DECODE_PIXELS, why: 'a JPEG whose colours come in separate scans, which is decoded whole in memory' };
   }
   return { pixels: MAX_RESIZE_INPUT_PIXELS, why: 'any photo' };
 }
@@ -103,7 +110,7 @@ export async function fitPhoto(input: Buffer, image: ImageInfo, options: FitOpti
   const sharp = await loadSharp();
   // failOn 'error': a truncated or corrupt photo is refused rather than sent half grey.
   // The caller refuses a photo over this limit before reading it; libvips checks again against what it decodes.
-  const open = (): Sharp => sharp(input, { limitInputPixels: resizeInputLimit(image).pixels, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
+  const open = (): Sharp => sharp(input, { limitInputPixels: resizeInputLimit(image, input).pixels, failOn: 'error', sequentialRead: true } satisfies SharpOptions);
   // libvips cannot be stopped mid-operation, but a client that left is not worth another one: checked before the
   // decode and before each encoding, so its turn goes to the next photo within one operation (at most a second or so).
   const gone = () => signal?.aborted === true;

@@ -195,7 +195,7 @@ export class RecordPhotoService {
         return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height }, moduleApiName));
       }
       // Refused on its header alone, before a byte more is read: decoding it would take more memory than the gateway has.
-      const scaleLimit = resizeInputLimit(image);
+      const scaleLimit = resizeInputLimit(image, head.bytes);
       if (image.width * image.height > scaleLimit.pixels) {
         return failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height, scaleLimit }, moduleApiName));
       }
@@ -284,6 +284,11 @@ export class RecordPhotoService {
     } catch (error) {
       if (error instanceof PhotoTooLargeError) return { ok: false, outcome: failed(photoRejected({ reason: 'TOO_MANY_BYTES' }, moduleApiName)) };
       throw error;
+    }
+    // Known only from the first scan header, which the sniffed head may not have reached.
+    const scaleLimit = resizeInputLimit(image, input);
+    if (image.width * image.height > scaleLimit.pixels) {
+      return { ok: false, outcome: failed(photoRejected({ reason: 'TOO_MANY_PIXELS', width: image.width, height: image.height, scaleLimit }, moduleApiName)) };
     }
     const turn = await phone.lane.turn(request);
     if (!turn.ok) return { ok: false, outcome: this.#laneRefused(turn.refusal, moduleApiName) };

@@ -1,10 +1,12 @@
 /**
  * Decompression bombs: files of a few hundred KB at most whose header claims many millions of pixels, in the formats
- * libvips must hold whole to decode (an interlaced PNG, a progressive JPEG, a GIF). Asked to fit them, the gateway
+ * libvips must hold whole to decode (an interlaced PNG, a progressive JPEG, a JPEG whose colours come in separate
+ * scans, a GIF). Asked to fit them, the gateway
  * refuses them on their header alone, before decoding: at 100 MP each would take 113-330 MiB of the gateway's memory.
  */
 import { describe, expect, it } from 'vitest';
 import { sniffImage } from '../../src/photos/image-sniffer.ts';
+import { jpeg } from '../fixtures/images.ts';
 import { useStack } from '../support/stack.ts';
 import { gifScreen, interlacedPng, photoResultOf as resultOf, progressiveJpeg, uploadPhonePhoto } from '../support/phone-photos.ts';
 
@@ -15,6 +17,8 @@ describe('photos a decoder must hold whole, asked to fit', () => {
     ['an interlaced PNG', 'scan.png', () => interlacedPng(10_000, 10_000), 10_000, 10_000],
     ['a progressive JPEG', 'IMG_0001.jpg', () => progressiveJpeg(4_100, 3_100), 4_100, 3_100],
     ['a GIF', 'anim.gif', () => gifScreen(10_000, 10_000), 10_000, 10_000],
+    // Baseline (SOF0), but its three colours each in a scan of their own: libjpeg holds every coefficient.
+    ['a JPEG whose colours come in separate scans', 'scan.jpg', () => Buffer.from(jpeg(4_000, 3_200, { separateScans: true })), 4_000, 3_200],
   ] as const)('refuses %s over 12.5 MP on its header, saying why, with no CRM call', async (kind, filename, build, width, height) => {
     const bomb = await build();
     expect(bomb.length).toBeLessThan(700_000);

@@ -1,6 +1,6 @@
 import { inflateSync, crc32 } from 'node:zlib';
 import { describe, it, expect } from 'vitest';
-import type { ImageFormat, SniffResult } from '../../src/photos/image-sniffer.ts';
+import { jpegScansSeparately, type ImageFormat, type SniffResult } from '../../src/photos/image-sniffer.ts';
 import { SNIFF_LOOKAHEAD_BYTES } from '../../src/photos/limits.ts';
 import {
   JPEG_MARKER,
@@ -643,5 +643,22 @@ describe('sniffImage: hostile input', () => {
     const head = concatBytes(SOI, new Uint8Array(SNIFF_LOOKAHEAD_BYTES - 2).fill(0xff));
     expect(sniff(head, false)).toEqual(NEED_MORE);
     expect(sniff(head, true)).toEqual(unsupported('no JPEG frame header within the first 262144 bytes'));
+  });
+});
+
+describe('jpegScansSeparately', () => {
+  it('is true when the first scan carries fewer colours than the frame, as a non-interleaved baseline file does', () => {
+    const separate = jpeg(40, 30, { separateScans: true });
+    expect(jpegScansSeparately(separate)).toBe(true);
+    expect(jpegScansSeparately(withJpegSegments(separate, exifSegment(40_000), commentSegment(2_000)))).toBe(true);
+  });
+
+  it('is false for a single-scan file, a one-colour progressive one, and a file cut before its first scan', () => {
+    expect(jpegScansSeparately(jpeg(40, 30))).toBe(false);
+    expect(jpegScansSeparately(knownGood('jpeg8x8'))).toBe(false);
+    expect(jpegScansSeparately(jpeg(40, 30, { progressive: true }))).toBe(false);
+    const separate = jpeg(40, 30, { separateScans: true });
+    expect(jpegScansSeparately(separate.subarray(0, frameHeaderOffset(separate) + 9))).toBe(false);
+    expect(jpegScansSeparately(png(4, 4))).toBe(false);
   });
 });

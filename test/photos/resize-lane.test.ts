@@ -8,7 +8,7 @@ import { fittedSize } from '../../src/photos/photo-fitter.ts';
 import { ResizeLane, type LaneTurn } from '../../src/photos/resize-lane.ts';
 import { RecordPhotoService, type PhonePhotoOptions } from '../../src/photos/upload-record-photo.ts';
 import type { UploadReport } from '../../src/photos/upload-report.ts';
-import { jpeg } from '../fixtures/images.ts';
+import { commentSegment, jpeg } from '../fixtures/images.ts';
 
 const lane = (overrides: Partial<ConstructorParameters<typeof ResizeLane>[0]> = {}) =>
   new ResizeLane({ concurrency: 2, maxQueue: 1, queueTimeoutMs: 10_000, maxPerCaller: 10, ...overrides });
@@ -162,6 +162,26 @@ describe('RecordPhotoService and the lane', () => {
     expect(resizes.load).toEqual({ resizing: 0, waiting: 0 });
     expect(reports).toHaveLength(1);
     expect(reports[0]!.resize).toBeUndefined();
+  });
+
+  it('refuses a JPEG whose colours come in separate scans once its first scan header arrives, past the sniffed head', async () => {
+    const separate = jpeg(4000, 3200, { separateScans: true }); // 12.8 MP
+    const sos = separate.findIndex((byte, i) => byte === 0xff && separate[i + 1] === 0xda);
+    // A 20 KB comment between the frame header and the first scan, the file sent 1 KB at a time: the sniff is done
+    // long before the scan header comes.
+    const file = Buffer.concat([separate.subarray(0, sos), commentSegment(20_000), separate.subarray(sos)]);
+    const crm = new Accepting();
+    const service = new RecordPhotoService(crm, new PassThroughCredentials(), { uploadIdleTimeoutMs: 1_000, phonePhotos: phone(lane()) });
+    const outcome = await service.upload({
+      moduleApiName: 'Leads',
+      recordId: '1000000000001',
+      restrictWorkflow: false,
+      callerAuthorization: 'Zoho-oauthtoken t',
+      file: async () => ({ filename: 'scan.jpg', stream: Readable.from(Array.from({ length: Math.ceil(file.length / 1024) }, (_, i) => file.subarray(i * 1024, (i + 1) * 1024))) }),
+    });
+    expect(outcome).toMatchObject({ ok: false, failure: { kind: 'photo-rejected', reason: 'TOO_MANY_PIXELS' } });
+    expect(outcome.ok ? '' : outcome.failure.message).toContain('a JPEG whose colours come in separate scans');
+    expect(crm.received).toHaveLength(0);
   });
 
   it('keeps the place until the CRM has the resized photo, so a photo waiting on the CRM still counts', async () => {
