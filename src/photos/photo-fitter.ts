@@ -16,7 +16,7 @@ export const MAX_RESIZE_INPUT_PIXELS = 100_000_000;
  * Measured per decode at 25 MP (5000×5000): 86 MiB for an 8-bit RGB interlaced PNG, 95 MiB for a 4:2:0 progressive
  * JPEG; with the lane of two at concurrency 8 that took the gateway to +318 and +450 MiB, far past its 256 MiB. At
  * 12.5 MP a decode takes about what a 12 MP baseline JPEG's resize does (40-50 MiB), and a 12 MP phone photo
- * (4032×3024) saved progressive still fits. A 4:4:4 progressive JPEG (7 bytes a pixel) or a 16-bit RGBA interlaced PNG
+ * (4032×3024) saved progressive still fits (the resize cell: +274 MiB at concurrency 8, +245 MiB interlaced PNG). A 4:4:4 progressive JPEG (7 bytes a pixel) or a 16-bit RGBA interlaced PNG
  * (10) takes up to twice that: the pixel count alone does not say.
  */
 export const MAX_WHOLE_DECODE_PIXELS = 12_500_000;
