@@ -88,7 +88,8 @@ function gatewayEnv(options: GatewayOptions): Record<string, string> {
   };
 }
 
-function freePort(): Promise<number> {
+/** A free loopback port, asked of the OS. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createNetServer();
     server.once('error', reject);

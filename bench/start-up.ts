@@ -5,9 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Child } from './children.ts';
+import { freePort } from './servers.ts';
 import { idleRss } from './proc.ts';
 import { median } from './stats.ts';
 
@@ -49,17 +49,6 @@ export function ensureBuilt(root: string): 'built' | 'up to date' {
   if (existsSync(main) && statSync(main).mtimeMs >= newest(`${root}src`)) return 'up to date';
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`], { cwd: root, stdio: 'inherit' });
   return 'built';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function environment(path: StartUpTarget, port: number, sinkOrigin: string): Record<string, string> {

@@ -1,15 +1,11 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.ts';
 import { crmSpanAttributes } from '../../src/telemetry/tracing-sdk.ts';
 import { tracingSettings } from '../../src/telemetry/tracing.ts';
-import { png } from '../fixtures/images.ts';
-import { NODE, start, type Started } from '../support/process.ts';
-import { uploadPhoto, resultOf } from '../support/upload-client.ts';
+import { modulesLoadedByAnUpload } from '../support/module-load-run.ts';
+import type { Started } from '../support/process.ts';
 
 const ENDPOINT = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' };
 
@@ -92,17 +88,7 @@ describe('with no OTLP endpoint set', () => {
     await Promise.all(running.map((app) => app.stop()));
   });
 
-  async function startAndUpload(env: Record<string, string>): Promise<string> {
-    const loads = join(await mkdtemp(join(tmpdir(), 'module-loads-')), 'loads.txt');
-    const app = start(NODE, ['--import', './test/support/module-loads.ts', 'src/main.ts'], {
-      env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', MODULE_LOADS_FILE: loads, ...env },
-    });
-    running.push(app);
-    const url = (await app.waitFor(/GraphiQL at (http:\/\/\S+?\/graphql)/))[1]!;
-    expect(resultOf(await uploadPhoto(url, { file: png(32, 32) })).__typename).toBe('UploadRecordPhotoSuccess');
-    expect(await app.stop('SIGTERM')).toBe(0);
-    return readFile(loads, 'utf8');
-  }
+  const startAndUpload = (env: Record<string, string>) => modulesLoadedByAnUpload(env, running);
 
   it('loads nothing of OpenTelemetry and leaves undici’s diagnostics channels alone, through start-up and an upload', async () => {
     const output = await startAndUpload({});
