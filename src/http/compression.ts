@@ -78,7 +78,8 @@ export interface CompressionOptions {
 /** Compresses whole text responses of at least `minBytes` with br or gzip, as the client's `Accept-Encoding` asks. */
 export function useResponseCompression({ minBytes = 1024 }: CompressionOptions = {}): Plugin {
   return {
-    async onResponse({ request, response, setResponse, fetchAPI }) {
+    // Not async: most answers (every upload's) are left as they are, with no promise made for them.
+    onResponse({ request, response, setResponse, fetchAPI }) {
       if (request.method === 'HEAD' || response.status === 204 || response.status === 304) return;
       if (response.headers.has('content-encoding') || !isCompressible(response.headers.get('content-type'))) return;
       // Only a body already whole in memory; a stream is left alone, whatever length it declares.
@@ -88,11 +89,13 @@ export function useResponseCompression({ minBytes = 1024 }: CompressionOptions =
       varyOnEncoding(response.headers);
       const encoding = negotiateEncoding(request.headers.get('accept-encoding'));
       if (encoding === 'identity') return;
-      const body = await compress(new Uint8Array(await response.arrayBuffer()), encoding, 'fast');
-      const headers = new fetchAPI.Headers(response.headers);
-      headers.set('content-encoding', encoding);
-      headers.set('content-length', String(body.byteLength));
-      setResponse(new fetchAPI.Response(body, { status: response.status, statusText: response.statusText, headers }));
+      return (async () => {
+        const body = await compress(new Uint8Array(await response.arrayBuffer()), encoding, 'fast');
+        const headers = new fetchAPI.Headers(response.headers);
+        headers.set('content-encoding', encoding);
+        headers.set('content-length', String(body.byteLength));
+        setResponse(new fetchAPI.Response(body, { status: response.status, statusText: response.statusText, headers }));
+      })();
     },
   };
 }

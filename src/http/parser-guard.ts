@@ -60,16 +60,31 @@ const MAX_QUERY_TOKENS = 10_000;
 /** Variables named in a refusal, at most. */
 const NAMED_VARIABLES = 10;
 
+/** Documents already read, by their text: clients send the same few upload operations over and over. */
+const DECLARED = new Map<string, string[] | null>();
+const DECLARED_KEPT = 100;
+const DECLARED_MAX_LENGTH = 10_000;
+
 /** The variables `query` declares, in all its operations; null when it is no document (Yoga reports that). */
 function declaredVariables(query: unknown): string[] | null {
   if (typeof query !== 'string') return null;
+  const known = DECLARED.get(query);
+  if (known !== undefined) return known;
+  let declared: string[] | null;
   try {
-    return parse(query, { noLocation: true, maxTokens: MAX_QUERY_TOKENS }).definitions.flatMap((definition) =>
+    declared = parse(query, { noLocation: true, maxTokens: MAX_QUERY_TOKENS }).definitions.flatMap((definition) =>
       definition.kind === Kind.OPERATION_DEFINITION ? (definition.variableDefinitions ?? []).map((v) => v.variable.name.value) : [],
     );
   } catch {
-    return null;
+    declared = null;
   }
+  // Only short documents are kept, the oldest going first once the map is full: a stream of distinct or long
+  // documents cannot grow it past about 1 MB.
+  if (query.length <= DECLARED_MAX_LENGTH) {
+    if (DECLARED.size >= DECLARED_KEPT) DECLARED.delete(DECLARED.keys().next().value!);
+    DECLARED.set(query, declared);
+  }
+  return declared;
 }
 
 /**
