@@ -201,7 +201,7 @@ function notes(settings: Settings): string[] {
       'six uploads wait for a CRM slot, which the peers (no cap) do not.',
     'Start-up and idle: each target started fresh as a plain process, one at a time, alternated, ' +
       `${settings.startUpRuns} times each: ms from the fork to the first 200 from \`GET /health\` (polled every 5 ms), and the median VmRSS ` +
-      'over 200 ms, 0.5 s after that answer. The gateway runs `node dist/main.js` (compiled by `tsc -p tsconfig.build.json`, `npm run build`\'s compile step, which the bench runs when src/ is ' +
+      'over 200 ms, 0.5 s after that answer. The gateway runs `node dist/main.js` (bundled by `npm run build`\'s server step, `src/server-build.ts`, which the bench runs when src/ is ' +
       'newer than dist/) with the image\'s environment (`NODE_ENV=production`, `GRAPHIQL=false`, `NODE_OPTIONS=--max-semi-space-size=2`); ' +
       'the peers run their `.ts` file with Node\'s type stripping and `NODE_ENV=production`.',
     'Sizes are binary: 100 KB = 100 KiB, 1 MB = 1 MiB, 9 MB = 9 MiB; each file is a valid PNG padded to size with a private chunk. ' +

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { PROJECT_DIR } from './code-location.ts';
 
 /**
  * The CRM emulator lives beside the product (`emulator/`), not in its build: `npm start` with no CRM configured
@@ -19,9 +20,9 @@ interface EmulatorModule {
   startCrmEmulator(options: { customModules: string[] }): Promise<{ origin: string; close(): Promise<void> }>;
 }
 
-// A specifier the compiler does not follow, so the emulator stays out of dist/.
-const EMULATOR_ENTRY = new URL('../emulator/server.ts', import.meta.url).href;
-const SAMPLE_PHOTO = fileURLToPath(new URL('../emulator/sample-photo.png', import.meta.url));
+// A specifier neither compiler nor bundler follows, so the emulator stays out of dist/.
+const EMULATOR_ENTRY = new URL('emulator/server.ts', PROJECT_DIR).href;
+const SAMPLE_PHOTO = fileURLToPath(new URL('emulator/sample-photo.png', PROJECT_DIR));
 
 export class EmbeddedCrmMissingError extends Error {
   override name = 'EmbeddedCrmMissingError';

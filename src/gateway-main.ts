@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   metrics?.readCrmLoadFrom(() => gateway.crmLoad());
 
   const service = config.serviceCredentials !== null;
-  const lines = [`Record-photo gateway: GraphQL and GraphiQL at ${gateway.url}`];
+  const lines = [`Record-photo gateway: GraphQL${config.graphiql ? ' and GraphiQL' : ''} at ${gateway.url}${config.graphiql ? '' : ' (GraphiQL off: GRAPHIQL=false)'}`];
   lines.push(
     emulator
       ? `CRM: the embedded emulator at ${emulator.origin} (set ZOHO_DC or ZOHO_API_DOMAIN to use a real CRM)`

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 import { negotiateEncoding, varyOnEncoding, type Body, type ContentEncoding } from './compression.ts';
 import { readBundle, type GraphiQLBundle } from './graphiql-bundle.ts';
+import { CODE_DIR, PROJECT_DIR } from '../code-location.ts';
 
 // GraphiQL, built by this project from the graphiql packages (graphiql-build.ts, graphiql-app/), served as a small
 // page and separate assets: nothing from a CDN. The assets' names carry a hash of their bytes, so browsers keep them
@@ -20,10 +21,10 @@ interface LoadedBundle {
 }
 
 /** Where `npm run build` puts the assets, beside the compiled gateway (dist/graphiql-assets/). */
-const PREBUILT = fileURLToPath(new URL('../graphiql-assets/', import.meta.url));
-// From the source tree only, through a specifier the compiler does not follow: the build has no bundler in it.
-const BUILDER = new URL('./graphiql-build.ts', import.meta.url).href;
-const BUILD_CACHE = fileURLToPath(new URL('../../node_modules/.cache/graphiql-assets/', import.meta.url));
+const PREBUILT = fileURLToPath(new URL('graphiql-assets/', CODE_DIR));
+// From the source tree only, through a specifier neither compiler nor bundler follows: the build has no bundler in it.
+const BUILDER = new URL('http/graphiql-build.ts', CODE_DIR).href;
+const BUILD_CACHE = fileURLToPath(new URL('node_modules/.cache/graphiql-assets/', PROJECT_DIR));
 
 /** Where assets are asked for: relative to the page, so the gateway may sit under any path prefix. */
 const ASSET_DIRECTORY = 'graphiql/assets/';

@@ -11,7 +11,7 @@ it('serves /metrics on METRICS_PORT, counting uploads alongside the logs', async
   const metricsPort = await freePort();
   const app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: String(metricsPort) } });
   try {
-    const url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    const url = (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     expect(app.output()).toContain(`Metrics: ${metricsUrl}`);
     expect(resultOf(await uploadPhoto(url, { file: png(8, 8) })).__typename).toBe('UploadRecordPhotoSuccess');
@@ -33,7 +33,7 @@ it('serves /metrics on METRICS_PORT, counting uploads alongside the logs', async
 it('METRICS_PORT=0: no metrics listener', async () => {
   const app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0' } });
   try {
-    await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/);
+    await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/);
     expect(app.output()).toContain('Metrics: off (METRICS_PORT=0)');
   } finally {
     await app.stop();

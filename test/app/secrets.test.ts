@@ -28,7 +28,7 @@ async function startGateway(env: Record<string, string>): Promise<{ app: Started
   const app = start(NODE, ['src/main.ts'], {
     env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', ZOHO_API_DOMAIN: crm.origin, ZOHO_ACCOUNTS_URL: crm.origin, CRM_RESPONSE_TIMEOUT_MS: '300', ...env },
   });
-  const url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+  const url = (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
   return { app, url };
 }
 

@@ -12,7 +12,7 @@ afterEach(async () => {
 
 async function startApp(graceMs: number): Promise<string> {
   app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', SHUTDOWN_GRACE_MS: String(graceMs) } });
-  return (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+  return (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
 }
 
 const file = withPadding(png(64, 64), 2 * 1024 * 1024);

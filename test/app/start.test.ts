@@ -13,7 +13,7 @@ describe('npm start on a fresh clone', () => {
   beforeAll(async () => {
     // What a person at a terminal sees (a terminal gets the pretty format by default).
     app = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'pretty', METRICS_PORT: '0' } });
-    url = (await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    url = (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
     await app.waitFor(/-F 0=@emulator\/sample-photo\.png/);
   });
   afterAll(async () => {
@@ -66,7 +66,7 @@ describe('service mode on the emulator', () => {
       },
     });
     try {
-      await app.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/);
+      await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/);
       expect(app.output()).toMatch(/"level":"warn".*serving the embedded CRM emulator/);
       expect(app.output()).toContain('Credentials: service mode');
       expect(app.output()).not.toContain('Demo token');

@@ -51,7 +51,7 @@ function gatewayEnv(redisUrl: string): Record<string, string> {
 async function startReplica(redisUrl = redis.url, env: Record<string, string> = {}): Promise<Replica> {
   const process = start(NODE, ['src/main.ts'], { env: { ...gatewayEnv(redisUrl), ...env } });
   // Generous: three Node processes starting at once on a shared two-core machine.
-  const url = (await process.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/, 45_000))[1]!;
+  const url = (await process.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/, 45_000))[1]!;
   return { process, url };
 }
 

@@ -45,7 +45,7 @@ describe.each(['http/protobuf', 'http/json'] as const)('traces over OTLP %s', (p
       },
     });
     // Generous: on two busy cores, start-up with the SDK can take several seconds.
-    url = (await app.waitFor(/GraphiQL at (http:\/\/\S+?\/graphql)/, 45_000))[1]!;
+    url = (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+?\/graphql)/, 45_000))[1]!;
     crm = new EmulatorControl((await app.waitFor(/embedded emulator at (http:\/\/[\w.:[\]-]+)/))[1]!);
   });
   afterAll(async () => {

@@ -3,10 +3,13 @@
  * gateway against it compare two independent implementations), and the production build compiles none of it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { buildServer } from '../../src/server-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EMULATOR_DIR = join(ROOT, 'emulator');
@@ -160,7 +163,7 @@ describe('the emulator', () => {
   });
 });
 
-describe('the production build (tsconfig.build.json)', () => {
+describe('the production build (tsconfig.build.json\'s type check, then the bundle)', () => {
   const parsed = ts.getParsedCommandLineOfConfigFile(
     join(ROOT, 'tsconfig.build.json'),
     {},
@@ -173,9 +176,8 @@ describe('the production build (tsconfig.build.json)', () => {
   );
   if (parsed === undefined) throw new Error('tsconfig.build.json could not be read');
 
-  it('compiles from src/ only, with src/ as its root', () => {
+  it('type-checks src/ only', () => {
     expect(parsed.errors).toEqual([]);
-    expect(parsed.options.rootDir).toBe(SRC_DIR);
     expect(parsed.fileNames).toContain(join(SRC_DIR, 'main.ts'));
     expect(parsed.fileNames.filter((file) => !isInside(SRC_DIR, file))).toEqual([]);
     expect(parsed.options.paths).toBeUndefined();
@@ -186,4 +188,17 @@ describe('the production build (tsconfig.build.json)', () => {
     const problems = parsed.fileNames.flatMap((file) => escapes(file, SRC_DIR, readFileSync(file, 'utf8'), followed));
     expect(problems).toEqual([]);
   });
+
+  it('bundles src/ and packages only: no emulator, no test code', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'bundle-'));
+    try {
+      const inputs = await buildServer(out);
+      expect(inputs).toContain('src/main.ts');
+      expect(inputs).toContain('src/photos/upload-record-photo.ts');
+      expect(inputs.filter((input) => !input.startsWith('src/') && !input.startsWith('node_modules/'))).toEqual([]);
+      expect(inputs.filter((input) => /graphiql-(build|app)/.test(input))).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -53,7 +53,7 @@ export async function startProcessStack(
         ...gatewayEnv,
       },
     });
-    const url = (await gateway.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+    const url = (await gateway.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
     const started = gateway;
     let probes = 0;
     return {

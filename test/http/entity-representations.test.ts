@@ -13,7 +13,7 @@ let url: string;
 beforeAll(async () => {
   // no metrics listener: parallel test processes would all ask for its port
   gateway = start(NODE, ['src/main.ts'], { env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0' } });
-  url = (await gateway.waitFor(/GraphiQL at (http:\/\/\S+\/graphql)/))[1]!;
+  url = (await gateway.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+\/graphql)/))[1]!;
   // the banner ends with the curl example; what comes after it is the requests' doing
   await gateway.waitFor(/-F 0=@\S+/);
 }, 30_000);

@@ -16,7 +16,7 @@ export async function modulesLoadedByAnUpload(env: Record<string, string>, runni
     env: { PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', MODULE_LOADS_FILE: loads, ...env },
   });
   running.push(app);
-  const url = (await app.waitFor(/GraphiQL at (http:\/\/\S+?\/graphql)/))[1]!;
+  const url = (await app.waitFor(/GraphQL(?: and GraphiQL)? at (http:\/\/\S+?\/graphql)/))[1]!;
   expect(resultOf(await uploadPhoto(url, { file: png(32, 32) })).__typename).toBe('UploadRecordPhotoSuccess');
   expect(await app.stop('SIGTERM')).toBe(0);
   return readFile(loads, 'utf8');
