@@ -33,9 +33,19 @@ export function createLogger(settings: Pick<TelemetrySettings, 'logLevel' | 'log
     const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(options, pinoPretty({ destination: destination ?? 1, sync: true, colorize: !destination && process.stdout.isTTY === true }));
   }
-  // Synchronous: lines stay in order and none is lost when the process exits; one line per upload costs little.
-  // (Asynchronous writes were tried: no gain on a quiet machine, bench/FINDINGS.md.)
+  // Synchronous: lines stay in order, none is lost when the process exits, and each is out as its request ends.
+  // (Asynchronous and batched writes were tried: no gain two A/B runs agree on, bench/FINDINGS.md.)
   return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+}
+
+/**
+ * The same logger without redaction, for the one line per upload or download: its keys are fixed (none of them a
+ * secret's) and its values are counts, names and codes, so the wildcard paths can never match there, yet walking
+ * them cost ≈ 75 µs a line, the largest single cost the gateway added to a 100 KB upload (bench/FINDINGS.md).
+ * Anything that may carry an object from elsewhere (an error, headers) goes through the redacting logger.
+ */
+function factsLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: [] } });
 }
 
 /** Yoga's own messages (its error log of a bug, with the stack) through the same logger. */
@@ -53,6 +63,7 @@ export function yogaLogger(logger: Logger): YogaLogger {
  * `error` with its stack; everything else the caller is told about — refusals and request errors — is `info`.
  */
 export function uploadLog(logger: Logger): UploadObserver {
+  const facts = factsLogger(logger);
   return {
     uploadEnded(report: UploadReport) {
       const { error, ...rest } = report;
@@ -73,13 +84,13 @@ export function uploadLog(logger: Logger): UploadObserver {
       };
       if (error instanceof UploadStreamError) {
         const refusal = uploadStreamRequestError(error);
-        logger.info({ ...line, outcome: 'RequestError', code: refusal.extensions.code, httpStatus: refusal.extensions.http?.status }, 'upload ended: request error');
+        facts.info({ ...line, outcome: 'RequestError', code: refusal.extensions.code, httpStatus: refusal.extensions.http?.status }, 'upload ended: request error');
       } else if (error !== undefined) {
         logger.error({ ...line, outcome: 'InternalError', err: error }, 'upload ended: gateway bug');
       } else if (rest.outcome === 'CrmServiceError') {
-        logger.warn(line, 'upload ended: the CRM failed');
+        facts.warn(line, 'upload ended: the CRM failed');
       } else {
-        logger.info(line, 'upload ended');
+        facts.info(line, 'upload ended');
       }
     },
   };
@@ -90,6 +101,7 @@ export function uploadLog(logger: Logger): UploadObserver {
  * answer that broke off), `info` otherwise. The URL is not logged: a signed link's signature stays out of the line.
  */
 export function downloadLog(logger: Logger): DownloadObserver {
+  const facts = factsLogger(logger);
   return {
     downloadEnded(report: DownloadReport) {
       const line = {
@@ -102,8 +114,8 @@ export function downloadLog(logger: Logger): DownloadObserver {
         crmStatus: report.crmStatus,
         totalMs: round(report.totalMs),
       };
-      if (report.crmFailed) logger.warn(line, 'download ended: the CRM failed');
-      else logger.info(line, 'download ended');
+      if (report.crmFailed) facts.warn(line, 'download ended: the CRM failed');
+      else facts.info(line, 'download ended');
     },
   };
 }

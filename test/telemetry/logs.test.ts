@@ -170,6 +170,24 @@ describe('the upload log line', () => {
     expect(log.lines()[0]).toMatchObject({ authorization: '[redacted]', headers: { 'x-api-key': '[redacted]' } });
   });
 
+  it('writes only its own fields on the upload line, whatever else the report carries (that line skips redaction)', () => {
+    const log = memoryLog();
+    const carrying = { ...report, outcome: 'UploadRecordPhotoSuccess', authorization: 'Zoho-oauthtoken S1', headers: { 'x-api-key': 'S2' } };
+    uploadLog(createLogger({ logLevel: 'info', logFormat: 'json' }, log.stream)).uploadEnded(carrying as unknown as typeof report);
+    expect(log.raw.join('')).not.toMatch(/S1|S2|redacted/);
+    expect(Object.keys(log.lines()[0]!).sort()).toEqual(
+      ['bytesForwarded', 'code', 'crmMs', 'crmStatus', 'level', 'module', 'msg', 'outcome', 'queuedMs', 'recordId', 'requestId', 'service', 'time', 'totalMs'].sort(),
+    );
+  });
+
+  it('still redacts the line of a bug, whose error may carry anything', () => {
+    const log = memoryLog();
+    const error = Object.assign(new Error('boom'), { headers: { authorization: 'Zoho-oauthtoken S3' } });
+    uploadLog(createLogger({ logLevel: 'info', logFormat: 'json' }, log.stream)).uploadEnded({ ...report, error });
+    expect(log.raw.join('')).not.toContain('S3');
+    expect(log.lines()[0]).toMatchObject({ err: { headers: { authorization: '[redacted]' } } });
+  });
+
   it('honours LOG_LEVEL', () => {
     const log = memoryLog();
     uploadLog(createLogger({ logLevel: 'warn', logFormat: 'json' }, log.stream)).uploadEnded({ ...report, outcome: 'UploadRecordPhotoSuccess' });
