@@ -6,10 +6,11 @@ import type { Server } from './servers.ts';
 import type { SinkArrival } from './sink.ts';
 import { percentile } from './stats.ts';
 
-export type PathKind = 'gateway' | 'direct' | 'raw' | 'yoga' | 'buffering' | 'apollo' | 'multer';
+export type PathKind = 'gateway' | 'gatewayAt10' | 'direct' | 'raw' | 'yoga' | 'buffering' | 'apollo' | 'multer';
 
 export const PATH_LABELS: Record<PathKind, string> = {
   gateway: 'gateway',
+  gatewayAt10: 'gateway at its default CRM_MAX_CONCURRENCY (10)',
   direct: 'direct to CRM',
   raw: 'raw proxy',
   yoga: 'Yoga floor',

@@ -12,6 +12,7 @@ const HEIGHT = 440;
 const MARGIN = { left: 64, right: 210, top: 40, bottom: 52 };
 const COLOURS: Partial<Record<PathKind, string>> = {
   gateway: '#d62728',
+  gatewayAt10: '#ff7f0e',
   apollo: '#1f77b4',
   multer: '#2ca02c',
   buffering: '#9467bd',
@@ -19,6 +20,7 @@ const COLOURS: Partial<Record<PathKind, string>> = {
 };
 const LABELS: Partial<Record<PathKind, string>> = {
   gateway: 'gateway',
+  gatewayAt10: 'gateway, cap 10 (default)',
   apollo: 'Apollo + graphql-upload',
   multer: 'Express + multer',
   buffering: 'Yoga File (buffering)',

@@ -29,9 +29,10 @@ export interface Target {
   pass: boolean | null;
 }
 
-const PATH_ORDER: PathKind[] = ['gateway', 'direct', 'raw', 'yoga', 'apollo', 'multer', 'buffering'];
+const PATH_ORDER: PathKind[] = ['gateway', 'gatewayAt10', 'direct', 'raw', 'yoga', 'apollo', 'multer', 'buffering'];
 const ROW_LABELS: Record<PathKind, string> = {
   gateway: 'gateway',
+  gatewayAt10: 'gateway, CRM_MAX_CONCURRENCY 10 (its default)',
   direct: 'direct to sink',
   raw: 'raw proxy (floor)',
   yoga: 'Yoga floor',
@@ -179,7 +180,7 @@ export function renderSummary(report: Report): string {
     'start-up ms',
     'idle MiB',
   ];
-  const paths: PathKind[] = ['gateway', 'apollo', 'multer', 'buffering', 'yoga', 'raw', 'direct'];
+  const paths: PathKind[] = ['gateway', 'gatewayAt10', 'apollo', 'multer', 'buffering', 'yoga', 'raw', 'direct'];
   const lines = paths.map((path) => {
     const wan = wanKeys.map((k) => {
       const cell = find(cells, path, k.size, k.concurrency, 'wan');

@@ -23,7 +23,15 @@ import { sizeLabel, sig } from './stats.ts';
 /** The paths of the loopback cells, in the order each cell runs them; the WAN cells and memory runs use a subset. */
 const MEASURED_PATHS = ['gateway', 'direct', 'raw', 'yoga', 'apollo', 'multer', 'buffering'] as const;
 type MeasuredPath = (typeof MEASURED_PATHS)[number];
-const WAN_PATHS = ['gateway', 'direct', 'apollo', 'multer', 'buffering'] as const satisfies readonly MeasuredPath[];
+const WAN_PATHS = ['gateway', 'gatewayAt10', 'direct', 'apollo', 'multer', 'buffering'] as const satisfies readonly PathKind[];
+/**
+ * The WAN sink stands for a CRM that takes every upload the load sends at once, as the peers assume: an edition whose
+ * limit is 20 (README, "Running several replicas": size CRM_MAX_CONCURRENCY for the edition). The gateway is set up
+ * for it there; `gatewayAt10` is the same gateway at its default, for what the cap costs when the CRM allows more.
+ */
+const WAN_CRM_MAX_CONCURRENCY = 20;
+/** The gateway's own default (src/config.ts). */
+const DEFAULT_CRM_MAX_CONCURRENCY = 10;
 const MEMORY_PATHS = ['gateway', 'apollo', 'multer', 'buffering'] as const satisfies readonly PathKind[];
 
 const startedAt = performance.now();
@@ -120,22 +128,27 @@ async function bench(settings: Settings): Promise<Report> {
   const { wan } = settings;
   const profile: NetworkProfile = { name: 'wan', clientMbps: wan.clientMbps, crmMbps: wan.crmMbps, crmDelayMs: wan.crmDelayMs };
   let wanDone = 0;
-  for (const { size, concurrency, requests } of wan.cells) {
-    for (const path of WAN_PATHS) {
-      const cell = await runCell(rig, {
-        path,
-        server: servers[path],
-        size,
-        concurrency,
-        mode: { kind: 'count', requests },
-        measureFirstByte: false,
-        timeoutMs: settings.cellTimeoutMs,
-        profile,
-      });
-      cells.push(cell);
-      progress(`[WAN ${++wanDone}/${wan.cells.length * WAN_PATHS.length}] ${sizeLabel(size)} × ${concurrency} ${PATH_LABELS[path]}: ${describe(cell)}`);
-    }
+  const sizedGateway = watch(await startGateway({ ...gatewayOptions, env: { ...gatewayOptions.env, CRM_MAX_CONCURRENCY: String(WAN_CRM_MAX_CONCURRENCY) } }));
+  const wanServers: Record<(typeof WAN_PATHS)[number], Server> = { ...servers, gateway: sizedGateway, gatewayAt10: servers.gateway };
+  // Where the load stays within the default cap it makes no difference: the gateway at its default runs only past it.
+  const wanRuns = wan.cells.flatMap((cell) =>
+    WAN_PATHS.filter((path) => path !== 'gatewayAt10' || cell.concurrency > DEFAULT_CRM_MAX_CONCURRENCY).map((path) => ({ ...cell, path })),
+  );
+  for (const { size, concurrency, requests, path } of wanRuns) {
+    const cell = await runCell(rig, {
+      path,
+      server: wanServers[path],
+      size,
+      concurrency,
+      mode: { kind: 'count', requests },
+      measureFirstByte: false,
+      timeoutMs: settings.cellTimeoutMs,
+      profile,
+    });
+    cells.push(cell);
+    progress(`[WAN ${++wanDone}/${wanRuns.length}] ${sizeLabel(size)} × ${concurrency} ${PATH_LABELS[path]}: ${describe(cell)}`);
   }
+  await sizedGateway.child.stop();
   for (const path of MEASURED_PATHS) if (path !== 'direct') await servers[path].child.stop();
 
   // Memory: each forwarder fresh, warmed, idle, then the heavy load while its RSS is sampled every 20 ms.
@@ -197,8 +210,11 @@ function notes(settings: Settings): string[] {
       `BENCH_CRM_MBPS) and answered ${wan.crmDelayMs} ms after the last byte (BENCH_CRM_DELAY_MS). Each upload has its own client link and ` +
       'CRM leg. `ideal`: what a perfect streaming forwarder would take, max(client leg, CRM leg) + the delay, from the request body\'s and ' +
       'the file\'s sizes; a buffering forwarder pays both legs in full. Each WAN cell is a fixed number of uploads (`uploads`), every worker\'s first ' +
-      'included: the processes are warm from the loopback cells. The gateway keeps its default `CRM_MAX_CONCURRENCY` (10): at concurrency 16 ' +
-      'six uploads wait for a CRM slot, which the peers (no cap) do not.',
+      'included: the processes are warm from the loopback cells. The peers send the CRM every upload at once; the gateway caps what it sends ' +
+      `at \`CRM_MAX_CONCURRENCY\`, to be sized for the CRM edition's limit (10 to 25 calls at once). Here the sink stands for an edition that ` +
+      `takes ${WAN_CRM_MAX_CONCURRENCY}, and the \`gateway\` row is a gateway set up for it (\`CRM_MAX_CONCURRENCY=${WAN_CRM_MAX_CONCURRENCY}\`); the row ` +
+      `below it, at concurrency 16, is the same gateway at its default of ${DEFAULT_CRM_MAX_CONCURRENCY}, where six of sixteen uploads wait for a slot ` +
+      '(what the cap costs when the CRM would take more; against a CRM that takes only 10, the peers would get 429s instead).',
     'Start-up and idle: each target started fresh as a plain process, one at a time, alternated, ' +
       `${settings.startUpRuns} times each: ms from the fork to the first 200 from \`GET /health\` (polled every 5 ms), and the median VmRSS ` +
       'over 200 ms, 0.5 s after that answer. The gateway runs `node dist/main.js` (bundled by `npm run build`\'s server step, `src/server-build.ts`, which the bench runs when src/ is ' +

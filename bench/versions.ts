@@ -10,6 +10,7 @@ export function installed(root: string, name: string): string {
 
 const BUILT_ON: Record<PathKind, string[]> = {
   gateway: ['graphql-yoga', 'graphql-upload-minimal', 'undici'],
+  gatewayAt10: ['graphql-yoga', 'graphql-upload-minimal', 'undici'],
   direct: [],
   raw: ['undici'],
   yoga: ['graphql-yoga', 'graphql-upload-minimal', 'undici'],
