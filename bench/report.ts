@@ -230,7 +230,8 @@ function peakGrowth(cells: CellOutcome[], path: PathKind, size: number, concurre
 }
 
 function cpuPerGB(cells: CellOutcome[], path: PathKind, size: number): number {
-  const matching = cells.filter((c) => c.path === path && c.size === size && !c.memoryRun && c.cpu.server !== null);
+  // Loopback cells only: a paced WAN cell spends its CPU waiting on the links, not forwarding.
+  const matching = cells.filter((c) => c.path === path && c.size === size && !c.memoryRun && c.profile === 'loopback' && c.cpu.server !== null);
   const cpu = matching.reduce((sum, c) => sum + (c.cpu.server ?? 0), 0);
   const gb = matching.reduce((sum, c) => sum + (c.completed * c.size) / 1e9, 0);
   return gb > 0 ? cpu / gb : Number.NaN;

@@ -18,7 +18,7 @@ import {
 import { cleanFilename } from './filename.ts';
 import type { ImageInfo } from './image-sniffer.ts';
 import { JpegMetadataFilter } from './jpeg-metadata-filter.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
+import { MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, SLOT_LOOKAHEAD_BYTES, SNIFF_LOOKAHEAD_BYTES } from './limits.ts';
 import { fitPhoto, RESIZABLE_FORMATS, resizeInputLimit } from './photo-fitter.ts';
 import { PhotoTooLargeError, photoContent, readLookahead, readPhotoHead, readWholePhoto, type ChunkFilter } from './photo-stream.ts';
 import type { ResizeLane } from './resize-lane.ts';
@@ -203,7 +203,7 @@ export class RecordPhotoService {
     }
 
     // The slot is taken as late as streaming allows: once the look-ahead is in (or the whole file, if smaller).
-    const lookahead = await readLookahead(head.bytes, reader, SNIFF_LOOKAHEAD_BYTES);
+    const lookahead = await readLookahead(head.bytes, reader, SLOT_LOOKAHEAD_BYTES);
     const filter = image.format === 'JPEG' && phone && (phone.stripLocation || phone.stripMetadata)
       ? new JpegMetadataFilter({ stripLocation: phone.stripLocation, stripMetadata: phone.stripMetadata })
       : undefined;
