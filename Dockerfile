@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 
-# Build: compile the TypeScript sources to dist/.
+# Build: type-check the TypeScript sources and bundle them into dist/ (npm run build).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -129,6 +129,10 @@ async function bench(settings: Settings): Promise<Report> {
   const profile: NetworkProfile = { name: 'wan', clientMbps: wan.clientMbps, crmMbps: wan.crmMbps, crmDelayMs: wan.crmDelayMs };
   let wanDone = 0;
   const sizedGateway = watch(await startGateway({ ...gatewayOptions, env: { ...gatewayOptions.env, CRM_MAX_CONCURRENCY: String(WAN_CRM_MAX_CONCURRENCY) } }));
+  // Warmed as the loopback cells warmed the others: a fresh process's first uploads load code and open connections.
+  for (const size of new Set(wan.cells.map((c) => c.size))) {
+    await runCell(rig, { path: 'gateway', server: sizedGateway, size, concurrency: 4, mode: { kind: 'count', requests: 8 }, measureFirstByte: false, timeoutMs: settings.cellTimeoutMs });
+  }
   const wanServers: Record<(typeof WAN_PATHS)[number], Server> = { ...servers, gateway: sizedGateway, gatewayAt10: servers.gateway };
   // Where the load stays within the default cap it makes no difference: the gateway at its default runs only past it.
   const wanRuns = wan.cells.flatMap((cell) =>

@@ -86,7 +86,8 @@ it('says GraphiQL is off, as the image sets it', () => {
 
 it('runs from its bundle: an upload through the compiled app loads no module from node_modules', async () => {
   // Node resolves, reads and links each file on its own: from ~900 package files, the gateway took twice as long to
-  // answer its first /health (bench/FINDINGS.md). sharp (resizes only) and the optional features' packages stay outside.
+  // answer its first /health (bench/FINDINGS.md). sharp (resizes only) and the optional features' packages stay outside
+  // (with METRICS_PORT set, prom-client loads @opentelemetry/api from there, as tracing does).
   const loads = join(dir, 'loads.txt');
   const recorded = start(NODE, ['--import', join(PROJECT_ROOT, 'test/support/module-loads.ts'), ...imageCmd.args], {
     cwd: dir,
