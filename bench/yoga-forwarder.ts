@@ -6,12 +6,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { GraphQLUpload, processRequest, type FileUpload } from 'graphql-upload-minimal';
 import { Pool } from 'undici';
-import { CRM_PATH } from './bodies.ts';
-import { FORWARDER_TYPE_DEFS, type ForwarderResult } from './forwarder-schema.ts';
+import { FORWARDER_TYPE_DEFS, streamToSink, type ForwarderResult } from './forwarder-schema.ts';
 import { announce, exitWithParent } from './ipc.ts';
 
 exitWithParent();
@@ -22,17 +20,6 @@ const sink = new Pool(sinkOrigin, { keepAliveTimeout: 60_000, headersTimeout: 12
 interface NodeContext {
   req: IncomingMessage;
   res: ServerResponse;
-}
-
-const BOUNDARY = 'yoga-forwarder-boundary';
-
-async function* multipart(file: FileUpload, counted: { bytes: number }): AsyncGenerator<Uint8Array> {
-  yield Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: ${file.mimetype}\r\n\r\n`);
-  for await (const chunk of file.createReadStream() as AsyncIterable<Buffer>) {
-    counted.bytes += chunk.length;
-    yield chunk;
-  }
-  yield Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
 }
 
 /** Parses the multipart request as a stream, straight off the Node request, as the gateway does. */
@@ -59,17 +46,7 @@ const yoga = createYoga<NodeContext>({
       Mutation: {
         uploadRecordPhoto: async (_root: unknown, args: { file: Promise<FileUpload> }, context: NodeContext & { request: Request }): Promise<ForwarderResult> => {
           const file = await args.file;
-          const counted = { bytes: 0 };
-          const answer = await sink.request({
-            path: CRM_PATH,
-            method: 'POST',
-            headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, authorization: context.request.headers.get('authorization') ?? '' },
-            // undici streams any AsyncIterable body, though its types list only Readable.
-            body: multipart(file, counted) as unknown as Readable,
-          });
-          const json = (await answer.body.json()) as { code?: string; message?: string };
-          if (json.code !== 'SUCCESS') return { __typename: 'CrmServiceError', code: json.code ?? 'UNEXPECTED_RESPONSE', message: json.message ?? '' };
-          return { __typename: 'UploadRecordPhotoSuccess', message: json.message ?? '', photo: { filename: file.filename, byteSize: counted.bytes } };
+          return streamToSink(sink, file, context.request.headers.get('authorization') ?? '');
         },
       },
     },

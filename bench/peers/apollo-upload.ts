@@ -6,7 +6,6 @@
  * Forked by run.ts with SINK_ORIGIN.
  */
 import { createServer } from 'node:http';
-import type { Readable } from 'node:stream';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -14,24 +13,13 @@ import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { Pool } from 'undici';
-import { CRM_PATH } from '../bodies.ts';
-import { FORWARDER_TYPE_DEFS, type ForwarderResult } from '../forwarder-schema.ts';
+import { FORWARDER_TYPE_DEFS, streamToSink, type ForwarderResult } from '../forwarder-schema.ts';
 import { listen, sinkOrigin } from './peer-server.ts';
 
 const sink = new Pool(sinkOrigin(), { keepAliveTimeout: 60_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
-const BOUNDARY = 'apollo-peer-boundary';
 
 interface Context {
   authorization: string;
-}
-
-async function* multipart(file: FileUpload, counted: { bytes: number }): AsyncGenerator<Uint8Array> {
-  yield Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: ${file.mimetype}\r\n\r\n`);
-  for await (const chunk of file.createReadStream() as AsyncIterable<Buffer>) {
-    counted.bytes += chunk.length;
-    yield chunk;
-  }
-  yield Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
 }
 
 const apollo = new ApolloServer<Context>({
@@ -43,17 +31,7 @@ const apollo = new ApolloServer<Context>({
     Mutation: {
       uploadRecordPhoto: async (_root: unknown, args: { file: Promise<FileUpload> }, context: Context): Promise<ForwarderResult> => {
         const file = await args.file;
-        const counted = { bytes: 0 };
-        const answer = await sink.request({
-          path: CRM_PATH,
-          method: 'POST',
-          headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, authorization: context.authorization },
-          // undici streams any AsyncIterable body, though its types list only Readable.
-          body: multipart(file, counted) as unknown as Readable,
-        });
-        const json = (await answer.body.json()) as { code?: string; message?: string };
-        if (json.code !== 'SUCCESS') return { __typename: 'CrmServiceError', code: json.code ?? 'UNEXPECTED_RESPONSE', message: json.message ?? '' };
-        return { __typename: 'UploadRecordPhotoSuccess', message: json.message ?? '', photo: { filename: file.filename, byteSize: counted.bytes } };
+        return streamToSink(sink, file, context.authorization);
       },
     },
   },

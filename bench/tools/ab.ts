@@ -6,11 +6,12 @@
  * Prints medians over BENCH_AB_ROUNDS (default 3) of uploads/s, p50 and server CPU s/GB per cell.
  *   BENCH_AB_CELLS=100k:1,100k:16,9m:1,9m:16   BENCH_WINDOW_MS=2000
  */
-import { runCell, type CellOutcome, type Rig } from '../cells.ts';
+import type { CellOutcome, Rig } from '../cells.ts';
 import { killAllNow, stopAll } from '../children.ts';
 import { startGateway, startLoadGenerator, startSink, type Server } from '../servers.ts';
 import { KiB, loadSettings, MiB } from '../settings.ts';
 import { median, sig, sizeLabel } from '../stats.ts';
+import { runAlternated } from './alternated.ts';
 
 process.on('exit', killAllNow);
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
@@ -44,24 +45,15 @@ for (const child of [sink.child, load, ...variants.map(([, s]) => s.child)]) {
 let tag = 0;
 const rig: Rig = { load, sink, nextTag: () => ++tag };
 const results = new Map<string, CellOutcome[]>();
-for (let round = 0; round < rounds; round++) {
-  for (const { size, concurrency } of cells) {
-    for (const [name, server] of round % 2 === 0 ? variants : [...variants].reverse()) {
-      const cell = await runCell(rig, {
-        path: 'gateway',
-        server,
-        size,
-        concurrency,
-        mode: { kind: 'window', warmupCompletions: concurrency, warmupMs: 300, windowMs: settings.windowMs, minWindowCompletions: Math.max(2 * concurrency, 30) },
-        measureFirstByte: false,
-        timeoutMs: settings.cellTimeoutMs,
-      });
-      const key = `${sizeLabel(size)} × ${concurrency}|${name}`;
-      results.set(key, [...(results.get(key) ?? []), cell]);
-      process.stderr.write(`round ${round + 1} ${key}: ${sig(cell.uploadsPerS)} uploads/s\n`);
-    }
-  }
-}
+await runAlternated(rig, settings, {
+  rounds,
+  cells,
+  variants,
+  after: ({ round, key, cell }) => {
+    results.set(key, [...(results.get(key) ?? []), cell]);
+    process.stderr.write(`round ${round + 1} ${key}: ${sig(cell.uploadsPerS)} uploads/s\n`);
+  },
+});
 await stopAll();
 console.log(`A = ${settings.root} ${JSON.stringify(envA)}, B = ${otherRoot} ${JSON.stringify(envB)}; medians of ${rounds} rounds\n`);
 console.log('| cell | uploads/s A · B | p50 ms A · B | server CPU s/GB A · B | B ÷ A CPU |');

@@ -11,11 +11,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
-import { runCell, type CellOutcome, type Rig } from '../cells.ts';
+import type { CellOutcome, Rig } from '../cells.ts';
 import { killAllNow, stopAll } from '../children.ts';
 import { startGateway, startLoadGenerator, startSink, type Server } from '../servers.ts';
 import { KiB, loadSettings, MiB } from '../settings.ts';
 import { median, percentile, sig, sizeLabel } from '../stats.ts';
+import { runAlternated } from './alternated.ts';
 
 const settings = loadSettings();
 const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 5);
@@ -112,31 +113,25 @@ let tag = 0;
 const rig: Rig = { load, sink, nextTag: () => ++tag };
 const results = new Map<string, CellOutcome[]>();
 const commands = new Map<string, { commands: number; uploads: number }>();
-for (let round = 0; round < rounds; round++) {
-  for (const { size, concurrency } of cells) {
-    for (const [name, server] of round % 2 === 0 ? variants : [...variants].reverse()) {
-      currentCell = `${sizeLabel(size)} × ${concurrency}`;
-      const before = await commandsSent();
-      const cell = await runCell(rig, {
-        path: 'gateway',
-        server,
-        size,
-        concurrency,
-        mode: { kind: 'window', warmupCompletions: concurrency, warmupMs: 300, windowMs: settings.windowMs, minWindowCompletions: Math.max(2 * concurrency, 30) },
-        measureFirstByte: false,
-        timeoutMs: settings.cellTimeoutMs,
-      });
-      const key = `${sizeLabel(size)} × ${concurrency}|${name}`;
-      results.set(key, [...(results.get(key) ?? []), cell]);
-      // Warm-up uploads count too (they reach Redis), so commands per upload is an upper bound.
-      const counted = commands.get(key) ?? { commands: 0, uploads: 0 };
-      counted.commands += (await commandsSent()) - before;
-      counted.uploads += cell.completed;
-      commands.set(key, counted);
-      process.stderr.write(`round ${round + 1} ${key}: p50 ${sig(cell.p50Ms)} ms, p99 ${sig(cell.p99Ms)} ms\n`);
-    }
-  }
-}
+let before = 0;
+await runAlternated(rig, settings, {
+  rounds,
+  cells,
+  variants,
+  before: async (cellLabel) => {
+    currentCell = cellLabel;
+    before = await commandsSent();
+  },
+  after: async ({ round, key, cell }) => {
+    results.set(key, [...(results.get(key) ?? []), cell]);
+    // Warm-up uploads count too (they reach Redis), so commands per upload is an upper bound.
+    const counted = commands.get(key) ?? { commands: 0, uploads: 0 };
+    counted.commands += (await commandsSent()) - before;
+    counted.uploads += cell.completed;
+    commands.set(key, counted);
+    process.stderr.write(`round ${round + 1} ${key}: p50 ${sig(cell.p50Ms)} ms, p99 ${sig(cell.p99Ms)} ms\n`);
+  },
+});
 await stopAll();
 stopRedis();
 console.log(`local = no REDIS_URL, shared = REDIS_URL on loopback; gateway env ${JSON.stringify(env)}; medians of ${rounds} rounds\n`);
